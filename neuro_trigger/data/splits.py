@@ -1,0 +1,78 @@
+"""The three splits of a data set (train/val/test = random1/random2/random3) and the embedded default.
+
+The embedded data set is made by the synthetic generator on first use into the git-ignored
+`data/` folder of the checkout (or `$NEURO_TRIGGER_DATA`) and reused after; it is built in a
+temporary folder and renamed into place, so two processes starting at once never see half of it.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from neuro_trigger.data import io, synthetic
+from neuro_trigger.data.filters import Filter
+from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
+
+SPLITS = ("train", "val", "test")
+SPLIT_FILE_STEM = {"train": "random1", "val": "random2", "test": "random3"}
+EMBEDDED_ROWS = {"train": 200_000, "val": 50_000, "test": 50_000}
+EMBEDDED_SEED = 2026
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("NEURO_TRIGGER_DATA") or REPO_ROOT / "data")
+
+
+def write_synthetic(folder: str | os.PathLike, rows: dict[str, int], seed: int, suffix: str = ".gz") -> dict[str, list[Path]]:
+    """Generate one synthetic data set into `folder`: neuroresults_random{1,2,3}<suffix>."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for run, split in enumerate(SPLITS, start=1):
+        path = folder / f"neuroresults_{SPLIT_FILE_STEM[split]}{suffix}"
+        io.write_file(path, synthetic.generate(rows[split], seed=seed, run=run))
+        files[split] = [path]
+    return files
+
+
+def embedded_files() -> dict[str, list[Path]]:
+    """The embedded synthetic data set's files, generated on first use."""
+    folder = data_root() / f"synthetic_v{synthetic.GENERATOR_VERSION}_seed{EMBEDDED_SEED}"
+    files = {s: [folder / f"neuroresults_{SPLIT_FILE_STEM[s]}.gz"] for s in SPLITS}
+    if all(f[0].is_file() for f in files.values()):
+        return files
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+    try:
+        write_synthetic(staging, EMBEDDED_ROWS, EMBEDDED_SEED)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not all(f[0].is_file() for f in files.values()):  # another process won the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return files
+
+
+def resolve_files(data: str | dict) -> dict[str, list[Path]]:
+    """The files of each split named by a config's `data` entry ("synthetic" or {split: [files]})."""
+    if data == "synthetic":
+        return embedded_files()
+    if not isinstance(data, dict) or set(data) != set(SPLITS):
+        raise UserError(f"data: expected 'synthetic' or {{'train': [...], 'val': [...], 'test': [...]}}, got {data!r}")
+    files = {}
+    for split in SPLITS:
+        entry = data[split]
+        paths = [entry] if isinstance(entry, str) else entry
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            raise UserError(f"data.{split}: expected a file path or a list of file paths, got {entry!r}")
+        files[split] = [Path(p).expanduser() for p in paths]
+    return files
+
+
+def load_splits(files: dict[str, list[Path]], data_filter: Filter) -> dict[str, Tracks]:
+    """Read every split and apply the filter; `row` keeps each row's position in the unfiltered split."""
+    return {split: data_filter.apply(io.read_files(files[split])) for split in SPLITS}
