@@ -4,6 +4,7 @@ A kill at any moment leaves either the old file or the complete new one, never a
 """
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -31,7 +32,18 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 
 
 def write_json(target: str | os.PathLike, data: Any) -> None:
-    write_text(target, json.dumps(data, indent=2, sort_keys=False, default=_to_builtin) + "\n")
+    """Strict JSON: NaN and inf (e.g. a resolution of an empty bin) are written as null."""
+    write_text(target, json.dumps(_finite(data), indent=2, default=_to_builtin, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _to_builtin(value: Any) -> Any:

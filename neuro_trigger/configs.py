@@ -1,0 +1,76 @@
+"""Named training configs. Plain data: a config is a small diff on the one it `extends`.
+
+Resolution (see `config.py`): parent chain, the config itself, `expert_x` for expert x, then
+command-line `-m` overrides. Every key is documented in `neuro_trigger/config.py` (SCHEMA).
+"""
+
+configs = {
+    "base": {
+        "version": 1,
+        "description": "Defaults every config inherits: hardware-sized network on the embedded synthetic data set.",
+        "data": "synthetic",
+        "learning_rate": 1e-3,
+        "batch_size": 2048,
+        "weight_decay": 0.0,
+        "in_size": 27,
+        "out_size": 2,
+        "workers": 5,
+        "epochs": 100,
+        "model": "BaselineModel",
+        "loss": "MSELoss",
+        "optim": "Adam",
+        "act": "relu",
+        "experts": [0, 1, 2, 3, 4],
+        "compare_to": None,
+        "load_pre_trained_weights": None,
+        "filter": "IdentityFilter()",
+        "dist": None,
+        "seed": 42,
+        "early_stopping_patience": 20,
+        "plot_every": 50,
+        "z_cut_cm": 15.0,
+    },
+    "baseline_v1": {
+        "extends": "base",
+        "description": "First baseline: BaselineModel 27-81-2 with tanh activation, Adam.",
+        "act": "tanh",
+    },
+    "baseline_v2": {
+        "extends": "baseline_v1",
+        "description": "The hardware network: BaselineModel 27-81-2 with tanh(x/2), as it runs on the FPGAs.",
+        "act": "tanh/2",
+        "learning_rate": 3e-3,
+    },
+    "baseline_v2_bn": {
+        "extends": "baseline_v2",
+        "description": "baseline_v2 with batch normalisation of the hidden layer.",
+        "model": "BaselineModelBN",
+    },
+    "deep_v1": {
+        "extends": "baseline_v2",
+        "description": "A deeper network (3 hidden layers of 81) to see what the hardware size leaves on the table.",
+        "model": "DeepModel",
+        "act": "tanh",
+    },
+    "filtered_v1": {
+        "extends": "baseline_v2",
+        "description": "baseline_v2 on events with at most 2 reco tracks, one NN track per reco track.",
+        "filter": "ConCatFilter([Max2EventsFilter(), DuplicateEventsFilter()])",
+    },
+    "reweight_normal": {
+        "extends": "baseline_v2",
+        "description": "baseline_v2 with z reweighted towards a broad normal distribution (feed-down suppression).",
+        "dist": {"n_buckets": 11, "inf_bounds": True, "norm": {"mean": 0.0, "std": 0.4}},
+    },
+    "reweight_uniform": {
+        "extends": "baseline_v2",
+        "description": "baseline_v2 with z reweighted to a flat distribution over the whole chamber.",
+        "dist": {"n_buckets": 11, "uniform": {"lower": -1.0, "upper": 1.0}},
+    },
+    "baseline_v2_small_batch": {
+        "extends": "baseline_v2",
+        "description": "baseline_v2 with small batches for the experts with few rows.",
+        "expert_2": {"batch_size": 256},
+        "expert_3": {"batch_size": 256},
+    },
+}

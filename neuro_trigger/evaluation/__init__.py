@@ -1,0 +1,1 @@
+"""Physics metrics against the hardware network, and plots."""

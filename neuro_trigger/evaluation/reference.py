@@ -1,0 +1,36 @@
+"""The reference a run is compared with: the old-network columns, or an earlier run (`compare_to`)."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
+from neuro_trigger.runs.export import read_predictions
+
+
+def compare_to_reference(log_root: Path, compare_to: str, data: dict[str, Tracks],
+                         hashes: dict[str, list[dict]]) -> dict[str, np.ndarray]:
+    """Per split an (N, 2) reference aligned with `data`: the earlier run's predictions where it
+    has them, the old-network columns elsewhere. Refuses a run that used other data files."""
+    run_dir = Path(log_root) / compare_to
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise UserError(f"compare_to {compare_to!r}: no run at {run_dir} (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except ValueError as e:
+        raise UserError(f"compare_to {compare_to!r}: {summary_path} is not valid JSON ({e})") from None
+    theirs = {s: [f["sha256"] for f in summary.get("data", {}).get(s, [])] for s in SPLITS}
+    ours = {s: [f["sha256"] for f in hashes[s]] for s in SPLITS}
+    if theirs != ours:
+        raise UserError(f"compare_to {compare_to!r}: that run used different data files (content hashes differ)")
+    references = {}
+    for split in SPLITS:
+        earlier = read_predictions(run_dir, split)
+        reference = data[split].old.copy()
+        pred = earlier["pred"].astype(np.float64)
+        reference[earlier["row"], :pred.shape[1]] = pred
+        references[split] = reference
+    return references

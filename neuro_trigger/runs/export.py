@@ -1,0 +1,84 @@
+"""The deployable results of a run: `weights.json` and the per-split predictions (CSV and tensors)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuro_trigger.atomic import atomic_path, write_json
+from neuro_trigger.constants import PREDICTION_COLUMNS
+from neuro_trigger.data import io
+from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
+
+
+def expert_key(expert: int) -> str:
+    return f"expert_{expert}"
+
+
+def weights_entry(network: nn.Module) -> dict:
+    """{'shapes': {name: shape}, 'weights': {name: nested lists}} in state-dict naming."""
+    state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
+    return {"shapes": {k: list(v.shape) for k, v in state.items()},
+            "weights": {k: v.tolist() for k, v in state.items()}}
+
+
+def write_weights(run_dir: Path, networks: dict[int, nn.Module]) -> None:
+    write_json(run_dir / "weights.json", {expert_key(x): weights_entry(n) for x, n in sorted(networks.items())})
+
+
+def read_weights(path: str | Path) -> dict:
+    """A weights.json (or the one in a run folder), as plain data."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "weights.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read weights ({e})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "weights" in v for v in data.values()):
+        raise UserError(f"{path}: expected {{'expert_x': {{'shapes': ..., 'weights': ...}}}}")
+    return data
+
+
+def load_weights(network: nn.Module, weights: dict, expert: int, source: str) -> None:
+    """Copy one expert's tensors into `network`, refusing missing entries or wrong shapes."""
+    entry = weights.get(expert_key(expert))
+    if entry is None:
+        raise UserError(f"{source}: no weights for {expert_key(expert)} (has {', '.join(sorted(weights))})")
+    state = network.state_dict()
+    loaded = {}
+    for name, tensor in state.items():
+        if name not in entry["weights"]:
+            raise UserError(f"{source}: {expert_key(expert)} has no tensor {name!r}")
+        value = torch.tensor(entry["weights"][name], dtype=tensor.dtype)
+        if value.shape != tensor.shape:
+            raise UserError(f"{source}: {expert_key(expert)}.{name} has shape {list(value.shape)}, "
+                            f"the network expects {list(tensor.shape)}")
+        loaded[name] = value
+    network.load_state_dict(loaded)
+
+
+def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray) -> None:
+    """`predictions_<split>.csv` (input format + PredZ, PredTheta) and `predictions_<split>.pt`.
+
+    `pred` is (N, out_size) for the rows of `tracks`; a missing theta output is written as NaN.
+    """
+    full = np.full((len(tracks), 2), np.nan)
+    full[:, :pred.shape[1]] = pred
+    extra = {name: full[:, i] for i, name in enumerate(PREDICTION_COLUMNS)}
+    with atomic_path(run_dir / f"predictions_{split}.csv") as tmp:
+        io.write_file(tmp, tracks, extra=extra)
+    with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
+        torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(expert),
+                    "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)
+
+
+def read_predictions(run_dir: Path, split: str) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / f"predictions_{split}.pt"
+    try:
+        data = torch.load(path, weights_only=True)
+    except (OSError, RuntimeError) as e:
+        raise UserError(f"{path}: cannot read predictions ({e})") from None
+    return {k: v.numpy() for k, v in data.items()}

@@ -1,0 +1,1 @@
+"""Training: the per-expert Lightning module, tensor batches, and the expert threads."""

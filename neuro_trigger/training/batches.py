@@ -1,0 +1,54 @@
+"""Whole-batch feeding from in-memory tensors: each epoch gathers its row order once, then
+yields contiguous slices. No per-row `__getitem__`, no worker processes.
+"""
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+class PermutationSampler(torch.utils.data.Sampler):
+    """Plain shuffling, seeded per epoch so that a run (and its resume) is reproducible."""
+
+    def __init__(self, num_rows: int, seed: int = 0):
+        self.num_rows, self.seed, self.epoch = num_rows, seed, 0
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def draw(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.num_rows)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.draw(self.epoch).tolist())
+
+
+class TensorBatches:
+    """An iterable of batches `(inputs, targets, reference)` over aligned tensors.
+
+    With a `sampler` (anything with `draw(epoch)` and `set_epoch`), each epoch follows its
+    row order; Lightning calls `sampler.set_epoch` before every epoch. Without one, the rows
+    come in order (validation and test).
+    """
+
+    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, sampler=None):
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.sampler = sampler
+        self.batch_sampler = None  # Lightning inspects it; batching happens here, by slicing
+        self.num_samples = len(sampler) if sampler is not None else len(tensors[0])
+
+    def __len__(self) -> int:
+        return -(-self.num_samples // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        if self.sampler is None:
+            ordered = self.tensors
+        else:
+            order = torch.from_numpy(self.sampler.draw(self.sampler.epoch))
+            ordered = tuple(t.index_select(0, order) for t in self.tensors)
+        for start in range(0, self.num_samples, self.batch_size):
+            yield tuple(t[start:start + self.batch_size] for t in ordered)

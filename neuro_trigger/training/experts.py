@@ -1,0 +1,56 @@
+"""Train several experts concurrently, one thread each, and collect their results or errors.
+
+The main thread only starts the threads and waits; a failing expert is logged with its
+traceback (to app.log and its expert_<x>.log) and recorded, and the others finish.
+"""
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from neuro_trigger.errors import UserError
+from neuro_trigger.runs.logs import expert_thread_name
+from neuro_trigger.training.expert_data import ExpertData
+from neuro_trigger.training.fit import ExpertResult, fit_expert
+from neuro_trigger.training.progress import ProgressBoard, show_until_done
+
+log = logging.getLogger("neuro_trigger.experts")
+
+
+def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[int, torch.nn.Module],
+                  run_dir: Path, workers: int, stop: threading.Event,
+                  callbacks_for: Callable[[int], list] = lambda expert: []) -> dict[int, ExpertResult]:
+    """Train every prepared expert in its own thread (at most `workers` at once); wait for all."""
+    max_epochs = {x: d.config["epochs"] if isinstance(d, ExpertData) else 0 for x, d in prepared.items()}
+    board = ProgressBoard(list(prepared), max_epochs)
+    results: dict[int, ExpertResult] = {}
+    slots = threading.Semaphore(workers)
+    trainable = [x for x, d in prepared.items() if isinstance(d, ExpertData)]
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, min(workers, len(trainable)))))
+
+    def work(expert: int) -> None:
+        with slots:
+            if stop.is_set():
+                results[expert] = ExpertResult(expert, "interrupted", error="stopped before it started")
+                return
+            try:
+                results[expert] = fit_expert(prepared[expert], networks[expert], run_dir / f"expert_{expert}",
+                                             board, stop, callbacks_for(expert))
+            except Exception as e:  # one expert's failure must not stop the others
+                log.exception("expert %d failed", expert)
+                board.update(expert, status="failed")
+                results[expert] = ExpertResult(expert, "failed", error=f"{type(e).__name__}: {e}")
+
+    for expert, data in prepared.items():
+        if isinstance(data, UserError):
+            log.error("%s", data)
+            board.update(expert, status="failed")
+            results[expert] = ExpertResult(expert, "failed", error=str(data))
+    threads = [threading.Thread(target=work, args=(x,), name=expert_thread_name(x), daemon=True) for x in trainable]
+    for thread in threads:
+        thread.start()
+    show_until_done(board, threads)
+    return {x: results[x] for x in prepared}

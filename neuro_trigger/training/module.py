@@ -1,0 +1,59 @@
+"""The Lightning module of one expert: the network plus the train/validation step logic."""
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from neuro_trigger import models
+from neuro_trigger.evaluation.metrics import evaluate
+
+VAL_LOGGED = ("loss_old", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_vs_old",
+              "z_diff_std_trimmed", "z_diff_std_trimmed_vs_old")
+
+
+class ExpertModule(pl.LightningModule):
+    """Trains one expert network on (inputs, targets) batches; validation compares it with the reference."""
+
+    def __init__(self, network: nn.Module, config: dict):
+        super().__init__()
+        self.network = network
+        self.config = config
+        self.out_size = config["out_size"]
+        self.loss_fn = models.build_loss(config)
+        self.last_val_metrics: dict = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        loss = self.loss_fn(self.network(x), y[:, :self.out_size])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}")
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, y, reference = batch
+        pred = self.network(x)
+        metrics = evaluate(pred.double().numpy(), y.double().numpy(), reference.double().numpy(),
+                           self.config["z_cut_cm"], binned=False)
+        metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
+        self.last_val_metrics = metrics
+        self.log("val_loss", metrics["loss"], batch_size=len(x))
+        for name in VAL_LOGGED:
+            if np.isfinite(metrics.get(name, np.nan)):
+                self.log(f"val_{name}", metrics[name], batch_size=len(x))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return models.build_optimizer(self.config, self.network.parameters())
+
+    @torch.no_grad()
+    def predict_all(self, inputs: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
+        """Predictions for a whole split, in eval mode, in large chunks."""
+        was_training = self.network.training
+        self.network.eval()
+        out = torch.cat([self.network(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)]) \
+            if len(inputs) else torch.zeros(0, self.out_size)
+        self.network.train(was_training)
+        return out
