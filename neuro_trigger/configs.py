@@ -39,7 +39,9 @@ configs = {
         "extends": "baseline_v1",
         "description": "The hardware network: BaselineModel 27-81-2 with tanh(x/2), as it runs on the FPGAs.",
         "act": "tanh/2",
-        "learning_rate": 3e-3,
+        "learning_rate": 0.02,
+        # the experts with few rows need more steps per epoch to converge in 100 epochs
+        **{f"expert_{x}": {"batch_size": 512} for x in (1, 2, 3, 4)},
     },
     "baseline_v2_bn": {
         "extends": "baseline_v2",
@@ -69,8 +71,8 @@ configs = {
     },
     "baseline_v2_small_batch": {
         "extends": "baseline_v2",
-        "description": "baseline_v2 with small batches for the experts with few rows.",
-        "expert_2": {"batch_size": 256},
-        "expert_3": {"batch_size": 256},
+        "description": "baseline_v2 with even smaller batches for the two experts with the fewest rows.",
+        "expert_2": {"batch_size": 128},
+        "expert_3": {"batch_size": 128},
     },
 }

@@ -75,14 +75,12 @@ def parse(path: str | os.PathLike) -> Tracks:
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=COLUMNS, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as e:
         raise UserError(_locate_bad_line(path) if isinstance(e, pa.ArrowInvalid) else f"{path}: {e}") from None
     if table.num_rows == 0:
         raise UserError(f"{path}: no data rows after the header")
-    if any(table.column(name).null_count for name in COLUMNS):
-        raise UserError(_locate_bad_line(path))
 
     def block(names: list[str], dtype) -> np.ndarray:
         return np.ascontiguousarray(np.column_stack([table.column(n).to_numpy() for n in names]), dtype=dtype)

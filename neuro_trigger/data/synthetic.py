@@ -5,7 +5,8 @@ peak on a broad background in z, the stereo geometry that puts z into the hit ph
 acceptance and superlayer inefficiency (worse for low-pt, strongly curling tracks), the five
 experts from the stereo hit pattern, several tracks per event, duplicate NN tracks for one
 reco track, and an "old network" column: a classical straight-line fit of z against radius
-that ignores curvature, clipped and quantised like the hardware output.
+that assumes the nominal geometry and ignores curvature, clipped and quantised like the
+hardware output.
 """
 import numpy as np
 
@@ -13,10 +14,13 @@ from neuro_trigger.constants import (EXPERT_MISSING_STEREO, N_SUPERLAYERS, RAW_M
                                      STEREO_SUPERLAYERS, theta_to_scaled, z_to_scaled)
 from neuro_trigger.data.tracks import Tracks
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 RADIUS_CM = np.array([19.8, 29.3, 40.2, 51.3, 62.0, 73.1, 83.8, 95.0, 105.7])
-STEREO_ANGLE_RAD = np.array([0.0, 0.068, 0.0, -0.065, 0.0, 0.070, 0.0, -0.075, 0.0])
+STEREO_ANGLE_RAD = np.array([0.0, 0.068, 0.0, -0.065, 0.0, 0.070, 0.0, -0.075, 0.0])  # nominal (design)
+# the built chamber: wire sag and endplate misalignment change the effective stereo angles by a few
+# percent; the old network was made for the nominal geometry, a network trained on data learns these
+ACTUAL_STEREO_ANGLE_RAD = STEREO_ANGLE_RAD * np.array([1, 1.05, 1, 0.96, 1, 1.04, 1, 0.95, 1])
 N_CELLS = np.array([160, 160, 192, 224, 256, 288, 320, 352, 384])
 CELL_RAD = 2 * np.pi / N_CELLS
 # one-sided relID windows in cells of the stereo superlayers, as in basf2; axial: [-1, 1]
@@ -73,11 +77,23 @@ def _expert(present: np.ndarray) -> np.ndarray:
     return expert
 
 
+def _cells_per_cm(stereo_angle: np.ndarray) -> np.ndarray:
+    """Stereo phi shift per cm of z, in cell units (0 for axial superlayers)."""
+    return -np.tan(stereo_angle) / (RADIUS_CM * CELL_RAD)
+
+
+def _cells_of_z(z_cm: np.ndarray, stereo_angle: np.ndarray) -> np.ndarray:
+    """relID in cells of a hit at z: measured from the backward chamber end, so that the chamber's
+    z range falls inside the one-sided window (half a cell from its closed side)."""
+    closed_side = np.where(stereo_angle > 0, RELID_WINDOW[:, 1] - 0.5, RELID_WINDOW[:, 0] + 0.5)
+    return closed_side + _cells_per_cm(stereo_angle) * (z_cm - Z_MIN_CM)
+
+
 def _inputs(rng: np.random.Generator, present: np.ndarray, z_at: np.ndarray, half_turn_sign: np.ndarray,
             half_turn: np.ndarray) -> np.ndarray:
     """The 27 scaled inputs of each row; zeros where a superlayer has no hit."""
     n = len(present)
-    cells = -z_at * np.tan(STEREO_ANGLE_RAD) / (RADIUS_CM * CELL_RAD)  # stereo phi shift in cell units
+    cells = _cells_of_z(z_at, ACTUAL_STEREO_ANGLE_RAD)
     cells = cells + rng.normal(0.0, RELID_SIGMA_CELLS, cells.shape)
     wrong = rng.random(cells.shape) < WRONG_HIT_FRACTION
     cells += wrong * rng.choice(np.array([-3, -2, -1, 1, 2, 3]), cells.shape)
@@ -98,15 +114,16 @@ def _inputs(rng: np.random.Generator, present: np.ndarray, z_at: np.ndarray, hal
 def old_network_estimate(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Classical z and theta: a straight-line fit of z against radius through the stereo hits.
 
-    It ignores track curvature and hit quality, so low-pt and steep tracks and wrong hits
-    bias it; the result is clipped to [-1, 1] and quantised like the hardware network's
+    It assumes the nominal stereo angles and ignores track curvature and hit quality, so
+    misalignment, low-pt and steep tracks, and wrong hits bias it; the result is clipped to [-1, 1] and quantised like the hardware network's
     output. Returns (scaled (N, 2), raw integers (N, 2)).
     """
     rel_id = inputs[:, 0::3].astype(np.float64)  # (N, 9)
     present = (inputs.reshape(len(inputs), N_SUPERLAYERS, 3) != 0).any(axis=2)[:, STEREO]
     lo, hi = RELID_WINDOW[STEREO, 0], RELID_WINDOW[STEREO, 1]
     cells = (rel_id[:, STEREO] + 1) / 2 * (hi - lo) + lo
-    z_meas = -cells * RADIUS_CM[STEREO] * CELL_RAD[STEREO] / np.tan(STEREO_ANGLE_RAD[STEREO])
+    closed_side = _cells_of_z(Z_MIN_CM, STEREO_ANGLE_RAD)[STEREO]
+    z_meas = Z_MIN_CM[STEREO] + (cells - closed_side) / _cells_per_cm(STEREO_ANGLE_RAD)[STEREO]
     w = present.astype(np.float64)
     r = RADIUS_CM[STEREO]
     sw, sr, sz = w.sum(1), (w * r).sum(1), (w * z_meas).sum(1)
