@@ -17,12 +17,13 @@ import pytorch_lightning as pl
 import torch
 
 from neuro_trigger import config as config_lib
-from neuro_trigger.atomic import write_json
-from neuro_trigger.constants import ALL_EXPERTS
+from neuro_trigger.atomic import write_json, write_text
+from neuro_trigger.constants import ALL_EXPERTS, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.evaluation import plots, report
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.evaluation.reference import compare_to_reference
 from neuro_trigger.models import build_network
@@ -32,6 +33,7 @@ from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
+from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
 
 log = logging.getLogger("neuro_trigger.run")
 
@@ -131,9 +133,15 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         folder.append_run_log(log_root, run_dir, request.description)
     log.info("run %s: config %s, experts %s", run_dir, request.config_name, config["experts"])
     stop = threading.Event()
+    mean_stream = MeanExpertStream(run_dir / "mean_expert", [x for x, d in prepared.items()
+                                                             if isinstance(d, expert_data.ExpertData)])
     try:
-        results = train_experts(prepared, networks, run_dir, config["workers"], stop)
+        results = train_experts(prepared, networks, run_dir, config["workers"], stop,
+                                lambda expert: [MeanExpertCallback(mean_stream, expert)])
+        mean_stream.close()
+        exported = time.time()
         _export(run_dir, data, prepared, networks, results, summary, config)
+        summary["export_time_s"] = round(time.time() - exported, 2)
         failed = [x for x, r in results.items() if r.status != "finished"]
         summary["status"] = "failed" if failed else "finished"
         if failed:
@@ -148,6 +156,9 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
         summary["wall_time_s"] = round(time.time() - started, 2)
         write_json(run_dir / "summary.json", summary)
+        if summary["status"] != "running":
+            write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
+                                                               + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)
 
 
@@ -166,3 +177,8 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
         tracks, pred, reference, expert = combined
         export.write_predictions(run_dir, split, tracks, pred, expert)
         summary["metrics"][split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"])
+        if split == "test":
+            z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
+            figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],
+                                          "all experts, test")
+            export.write_plots(run_dir / "plots", figures)

@@ -75,6 +75,18 @@ def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarra
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)
 
 
+def write_plots(folder: Path, figures: dict) -> list[Path]:
+    """Save figures as `<folder>/<name>.png` (atomically); returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = folder / f"{name}.png"
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png")
+        paths.append(path)
+    return paths
+
+
 def read_predictions(run_dir: Path, split: str) -> dict[str, np.ndarray]:
     path = Path(run_dir) / f"predictions_{split}.pt"
     try:

@@ -16,12 +16,16 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from neuro_trigger.atomic import write_json
+from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.evaluation import plots
 from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.runs.export import write_plots
 from neuro_trigger.training.batches import PermutationSampler, TensorBatches
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.module import ExpertModule
+from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
 
 log = logging.getLogger("neuro_trigger.training")
@@ -72,7 +76,9 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     val_batches = TensorBatches(val, len(val[0]))
     checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
                                  save_last=True, save_top_k=1)
-    callbacks = [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop), *extra_callbacks]
+    callbacks = [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop),
+                 PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert),
+                 *extra_callbacks]
     if config["early_stopping_patience"] is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
     trainer = pl.Trainer(
@@ -105,8 +111,24 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         result.metrics[split] = evaluate(pred, targets.double().numpy(), reference.double().numpy(),
                                          config["z_cut_cm"])
     write_json(expert_dir / "result.json", result.summary())
+    _write_expert_plots(expert_dir, data, result)
     board.update(data.expert, status=status)
     log.info("expert %d %s after %d epochs: test loss_vs_old %.4f, z_diff_std %.2f cm (old %.2f cm)",
              data.expert, status, epochs, result.metrics["test"]["loss_vs_old"],
              result.metrics["test"].get("z_diff_std", np.nan), result.metrics["test"].get("z_diff_std_old", np.nan))
     return result
+
+
+def _write_expert_plots(expert_dir: Path, data: ExpertData, result: ExpertResult) -> None:
+    """PNG plots of the test split (and the sampler's buckets for a reweighted expert)."""
+    test = data.splits["test"]
+    z_reco, z_old = z_to_cm(test.z_reco), z_to_cm(data.reference["test"][:, 0])
+    z_pred = z_to_cm(result.predictions["test"][:, 0])
+    title = f"expert {data.expert}, test"
+    figures = plots.split_figures(z_reco, z_pred, z_old, result.metrics["test"]["z_resolution_vs_z"], title)
+    if data.config["dist"]:
+        sampler = make_sampler(data)
+        edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))
+        figures["z_buckets"] = plots.bucket_probabilities(z_to_cm(data.splits["train"].z_reco), edges,
+                                                          sampler.probabilities, f"expert {data.expert}, train")
+    write_plots(expert_dir / "plots", figures)

@@ -21,6 +21,7 @@ class ExpertModule(pl.LightningModule):
         self.out_size = config["out_size"]
         self.loss_fn = models.build_loss(config)
         self.last_val_metrics: dict = {}
+        self.last_val_pred = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
@@ -40,6 +41,7 @@ class ExpertModule(pl.LightningModule):
                            self.config["z_cut_cm"], binned=False)
         metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
         self.last_val_metrics = metrics
+        self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
         self.log("val_loss", metrics["loss"], batch_size=len(x))
         for name in VAL_LOGGED:
             if np.isfinite(metrics.get(name, np.nan)):

@@ -1,0 +1,35 @@
+"""Plots of the validation split to TensorBoard during training, at a cadence (`plot_every`) and at the end."""
+import numpy as np
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from neuro_trigger.constants import z_to_cm
+from neuro_trigger.evaluation import plots
+from neuro_trigger.evaluation.metrics import resolution_vs_z, Z_BIN_EDGES_CM
+
+
+class PlotCallback(pl.Callback):
+    def __init__(self, reco: np.ndarray, reference: np.ndarray, every: int, expert: int):
+        self.z_reco, self.z_old = z_to_cm(reco[:, 0]), z_to_cm(reference[:, 0])
+        self.every, self.expert = every, expert
+        self.binned_old = resolution_vs_z(self.z_reco, self.z_old)
+        self.last_plotted = -1
+
+    def _plot(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        pred = getattr(module, "last_val_pred", None)
+        logger = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if pred is None or logger is None or self.last_plotted == trainer.current_epoch:
+            return
+        z_pred = z_to_cm(pred[:, 0])
+        binned = {"edges_cm": Z_BIN_EDGES_CM, "new": resolution_vs_z(self.z_reco, z_pred), "old": self.binned_old}
+        title = f"expert {self.expert}, validation, epoch {trainer.current_epoch}"
+        for name, figure in plots.split_figures(self.z_reco, z_pred, self.z_old, binned, title).items():
+            logger.experiment.add_figure(f"val/{name}", figure, global_step=trainer.current_epoch, close=False)
+        self.last_plotted = trainer.current_epoch
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if (trainer.current_epoch + 1) % self.every == 0:
+            self._plot(trainer, module)
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._plot(trainer, module)
