@@ -33,16 +33,17 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 
 def write_json(target: str | os.PathLike, data: Any) -> None:
     """Strict JSON: NaN and inf (e.g. a resolution of an empty bin) are written as null."""
-    write_text(target, json.dumps(_finite(data), indent=2, default=_to_builtin, allow_nan=False) + "\n")
+    write_text(target, json.dumps(finite_json(data), indent=2, default=_to_builtin, allow_nan=False) + "\n")
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
+    """A copy of nested data with NaN and inf floats replaced by None."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 

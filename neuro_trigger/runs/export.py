@@ -3,6 +3,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import torch
 from torch import nn
 
@@ -85,6 +87,17 @@ def write_plots(folder: Path, figures: dict) -> list[Path]:
             figure.savefig(tmp, format="png")
         paths.append(path)
     return paths
+
+
+def read_prediction_columns(run_dir: Path, split: str, names: list[str]) -> dict[str, np.ndarray]:
+    """Columns of `predictions_<split>.csv`, e.g. ["RecoZ", "ScaleZ", "PredZ"]."""
+    path = Path(run_dir) / f"predictions_{split}.csv"
+    try:
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
+                               convert_options=pacsv.ConvertOptions(include_columns=names))
+    except (OSError, pa.ArrowInvalid) as e:
+        raise UserError(f"{path}: cannot read predictions ({e})") from None
+    return {name: table.column(name).to_numpy() for name in names}
 
 
 def read_predictions(run_dir: Path, split: str) -> dict[str, np.ndarray]:

@@ -1,0 +1,122 @@
+"""Comparing finished runs: which is better than the hardware network, and why they differ.
+
+Runs that differ only in their seed form one group (mean ± std); the hyperparameters that
+differ between the groups are shown; runs on different data files are flagged.
+"""
+import json
+import math
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+KEY_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
+               "efficiency", "efficiency_old", "rejection", "rejection_old"]
+HIGHER_IS_BETTER = {"efficiency", "rejection"}
+NOT_HYPERPARAMETERS = {"description", "seed", "data"}
+
+
+@dataclass
+class Run:
+    path: Path
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return self.summary.get("status", "no summary.json")
+
+    @property
+    def data_key(self) -> str:
+        return json.dumps({s: [f.get("sha256") for f in files] for s, files in self.summary.get("data", {}).items()},
+                          sort_keys=True)
+
+    def hyperparameters(self) -> dict[str, str]:
+        """Config flattened to dotted keys, values as JSON text."""
+        flat: dict[str, str] = {}
+
+        def walk(prefix: str, value) -> None:
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else k, v)
+            else:
+                flat[prefix] = json.dumps(value, sort_keys=True)
+
+        walk("", {k: v for k, v in self.summary.get("config", {}).items() if k not in NOT_HYPERPARAMETERS})
+        return flat
+
+
+def find_runs(paths: list[Path]) -> list[Run]:
+    """Run folders named directly, inside a config folder, or inside a log root."""
+    runs = []
+    for path in map(Path, paths):
+        if (path / "summary.json").is_file() or path.name.startswith("version_"):
+            candidates = [path]
+        elif any(path.glob("version_*")):
+            candidates = sorted(path.glob("version_*"), key=_version_number)
+        else:
+            candidates = sorted((v for c in sorted(path.iterdir()) if c.is_dir() for v in c.glob("version_*")),
+                                key=lambda v: (v.parent.name, _version_number(v)))
+        for candidate in candidates:
+            try:
+                summary = json.loads((candidate / "summary.json").read_text())
+            except (OSError, ValueError):
+                summary = {}
+            runs.append(Run(candidate, summary))
+    return runs
+
+
+def _version_number(path: Path) -> int:
+    suffix = path.name.rpartition("_")[2]
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return float("nan"), float("nan")
+    return float(np.mean(finite)), float(np.std(finite))
+
+
+def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", experts: bool = False) -> dict:
+    """Rows (one per seed group, optionally per expert), the differing hyperparameters and data flags."""
+    finished = [r for r in runs if r.status == "finished"]
+    data_letters: dict[str, str] = {}
+    for run in finished:
+        data_letters.setdefault(run.data_key, string.ascii_uppercase[len(data_letters) % 26])
+    hyper = {id(r): r.hyperparameters() for r in finished}
+    keys = sorted({k for h in hyper.values() for k in h})
+    differing = [k for k in keys if len({hyper[id(r)].get(k) for r in finished}) > 1]
+    groups: dict[tuple, list[Run]] = {}
+    for run in finished:
+        key = (run.summary.get("config_name"), json.dumps(hyper[id(run)], sort_keys=True), run.data_key)
+        groups.setdefault(key, []).append(run)
+    rows = []
+    for members in groups.values():
+        scopes = [("overall", lambda r: r.summary.get("metrics", {}).get(split, {}))]
+        if experts:
+            names = sorted({n for r in members for n in r.summary.get("experts", {})})
+            scopes += [(n, lambda r, n=n: r.summary["experts"].get(n, {}).get("metrics", {}).get(split, {}))
+                       for n in names]
+        for scope, metrics_of in scopes:
+            row = {"runs": [str(r.path) for r in members], "count": len(members),
+                   "config": members[0].summary.get("config_name"), "description": members[0].summary.get("description"),
+                   "status": "finished", "scope": scope, "data": data_letters[members[0].data_key],
+                   "seeds": [r.summary.get("seed") for r in members],
+                   "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
+            for name in KEY_METRICS:
+                row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
+            rows.append(row)
+    descending = metric in HIGHER_IS_BETTER
+    rows.sort(key=lambda r: (r["scope"] != "overall", _sort_value(r.get(metric), descending)))
+    unfinished = [{"runs": [str(r.path)], "status": r.status, "config": r.summary.get("config_name"),
+                   "description": r.summary.get("description")} for r in runs if r.status != "finished"]
+    return {"split": split, "metric": metric, "rows": rows, "unfinished": unfinished,
+            "differing_hyperparameters": differing, "data_sets": len(data_letters),
+            "data_mismatch": len(data_letters) > 1}
+
+
+def _sort_value(value, descending: bool) -> float:
+    if value is None or not math.isfinite(value):
+        return math.inf
+    return -value if descending else value
