@@ -13,23 +13,23 @@ class PlotCallback(pl.Callback):
         self.z_reco, self.z_old = z_to_cm(reco[:, 0]), z_to_cm(reference[:, 0])
         self.every, self.expert = every, expert
         self.binned_old = resolution_vs_z(self.z_reco, self.z_old)
-        self.last_plotted = -1
+        self.plotted_pred = None
 
-    def _plot(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+    def _plot(self, trainer: pl.Trainer, module: pl.LightningModule, epoch: int) -> None:
         pred = getattr(module, "last_val_pred", None)
         logger = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-        if pred is None or logger is None or self.last_plotted == trainer.current_epoch:
+        if pred is None or logger is None or pred is self.plotted_pred:  # nothing new since the last plot
             return
         z_pred = z_to_cm(pred[:, 0])
         binned = {"edges_cm": Z_BIN_EDGES_CM, "new": resolution_vs_z(self.z_reco, z_pred), "old": self.binned_old}
-        title = f"expert {self.expert}, validation, epoch {trainer.current_epoch}"
+        title = f"expert {self.expert}, validation, epoch {epoch}"
         for name, figure in plots.split_figures(self.z_reco, z_pred, self.z_old, binned, title).items():
-            logger.experiment.add_figure(f"val/{name}", figure, global_step=trainer.current_epoch, close=False)
-        self.last_plotted = trainer.current_epoch
+            logger.experiment.add_figure(f"val/{name}", figure, global_step=epoch, close=False)
+        self.plotted_pred = pred
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every == 0:
-            self._plot(trainer, module)
+            self._plot(trainer, module, trainer.current_epoch)
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._plot(trainer, module)
+        self._plot(trainer, module, trainer.current_epoch - 1)  # the last validated epoch
