@@ -13,6 +13,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
 from neuro_trigger.cli import run_cli  # noqa: E402
 from neuro_trigger.config import parse_overrides  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
+from neuro_trigger.errors import UserError  # noqa: E402
 from neuro_trigger.data.splits import SPLITS  # noqa: E402
 
 EPILOG = """available configs:
@@ -31,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python neuro_trigger/main.py", description="Train the NeuroTrigger expert networks.",
         epilog=EPILOG.format(configs=listing), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help="name of a config in neuro_trigger/configs.py")
+    parser.add_argument("config", nargs="?", help="name of a config in neuro_trigger/configs.py")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue an interrupted, failed or killed run (log/<config>/version_<n>) "
+                             "from each expert's last checkpoint")
     parser.add_argument("-p", "--production", action="store_true",
                         help="production run into log/ (default: debug run into /tmp/nt_pytorch_debug_log)")
     parser.add_argument("-s", "--solo_expert", action="store_true",
@@ -63,10 +67,18 @@ def description_of(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
-    from neuro_trigger.run import RunRequest, execute, resolve_request  # heavy imports after --help
+    from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after --help
     from neuro_trigger.runs.logs import configure_console
 
     configure_console(interactive=sys.stderr.isatty())
+    if args.resume is not None:
+        if args.config or args.modify or args.data or args.log_root:
+            raise UserError("--resume takes only the run folder: the run's own config and data are used")
+        run_dir, code = resume(args.resume)
+        print(f"run folder: {run_dir}")
+        return code
+    if not args.config:
+        raise UserError("no config given; choose one of: " + ", ".join(configs))
 
     data = None
     if args.data is not None:

@@ -6,6 +6,7 @@ folder behind; after that, summary.json always says how far the run got.
 """
 import datetime
 import logging
+import os
 import platform
 import threading
 import time
@@ -30,6 +31,8 @@ from neuro_trigger.models import build_network
 from neuro_trigger.runs import export, folder
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
+from neuro_trigger.runs.resume import check_data_unchanged, load_resumable
+from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODE, stop_on_signals
 from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
@@ -103,12 +106,8 @@ def _combined(data: dict[str, Tracks], prepared: dict, results: dict[int, Expert
     return tracks, pred, reference, expert
 
 
-def execute(request: RunRequest) -> tuple[Path, int]:
-    """Run the training; returns (run folder, exit code 0 when every expert finished)."""
-    started = time.time()
-    config = resolve_request(request)
-    log_root = log_root_of(request)
-    files = resolve_files(config["data"])
+def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
+    """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     data = {split: io.read_files(files[split]) for split in SPLITS}
     hashes = {split: [{"path": str(p), "sha256": content_hash(p)} for p in files[split]] for split in SPLITS}
     references = {split: data[split].old for split in SPLITS}
@@ -116,37 +115,70 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
     networks = _build_networks(config)
     prepared = expert_data.select(config, config["experts"], data, references)
+    return data, hashes, networks, prepared
 
+
+def execute(request: RunRequest) -> tuple[Path, int]:
+    """Run the training; returns (run folder, exit code 0 when every expert finished)."""
+    config = resolve_request(request)
+    log_root = log_root_of(request)
+    data, hashes, networks, prepared = _prepare(config, log_root, resolve_files(config["data"]))
     run_dir = folder.claim_version_folder(log_root, request.config_name)
-    handlers = attach_run_logs(run_dir, config["experts"])
     summary = {
         "status": "running", "config_name": request.config_name, "description": request.description,
-        "run_dir": str(run_dir), "production": request.production,
+        "run_dir": str(run_dir), "production": request.production, "log_root": str(log_root),
         "start_time": datetime.datetime.now().isoformat(timespec="seconds"),
         "git_id": write_git_state(run_dir), "seed": config["seed"], "data": hashes,
         "rows": {split: len(data[split]) for split in SPLITS}, "environment": _environment(),
         "config": config_lib.public(config), "overrides": config["_overrides"],
         "experts_config": {f"expert_{x}": config_lib.for_expert(config, x) for x in config["experts"]},
     }
-    write_json(run_dir / "summary.json", summary)
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
-    log.info("run %s: config %s, experts %s", run_dir, request.config_name, config["experts"])
+    return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=False)
+
+
+def resume(run_dir: Path) -> tuple[Path, int]:
+    """Continue an interrupted, failed or killed run in its own folder from each expert's last checkpoint."""
+    run_dir = Path(run_dir)
+    summary = load_resumable(run_dir)
+    files = check_data_unchanged(run_dir, summary)
+    config = {**summary["config"], "_overrides": summary.get("overrides", {})}
+    data, _, networks, prepared = _prepare(config, Path(summary.get("log_root", run_dir.parents[1])), files)
+    summary.pop("error", None)
+    summary["status"] = "running"
+    summary.setdefault("resumed", []).append(datetime.datetime.now().isoformat(timespec="seconds"))
+    return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=True)
+
+
+def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, networks: dict, prepared: dict,
+                      resume: bool) -> int:
+    """Train in threads, export, and keep summary.json truthful at every step; returns the exit code."""
+    started = time.time() - (summary.get("wall_time_s", 0.0) if resume else 0.0)
+    handlers = attach_run_logs(run_dir, config["experts"])
+    summary.update({"pid": os.getpid(), "host": platform.node()})
+    write_json(run_dir / "summary.json", summary)
+    log.info("%s %s: config %s, experts %s", "resuming" if resume else "run", run_dir, summary["config_name"],
+             config["experts"])
     stop = threading.Event()
     mean_stream = MeanExpertStream(run_dir / "mean_expert", [x for x, d in prepared.items()
                                                              if isinstance(d, expert_data.ExpertData)])
     try:
-        results = train_experts(prepared, networks, run_dir, config["workers"], stop,
-                                lambda expert: [MeanExpertCallback(mean_stream, expert)])
+        with stop_on_signals(stop):
+            results = train_experts(prepared, networks, run_dir, config["workers"], stop,
+                                    lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume)
         mean_stream.close()
         exported = time.time()
         _export(run_dir, data, prepared, networks, results, summary, config)
         summary["export_time_s"] = round(time.time() - exported, 2)
-        failed = [x for x, r in results.items() if r.status != "finished"]
-        summary["status"] = "failed" if failed else "finished"
-        if failed:
-            summary["error"] = "; ".join(f"expert {x}: {results[x].error or results[x].status}" for x in failed)
-        return run_dir, 1 if failed else 0
+        unfinished = {x: r for x, r in results.items() if r.status != "finished"}
+        if stop.is_set():
+            summary["status"] = "interrupted"
+        else:
+            summary["status"] = "failed" if unfinished else "finished"
+        if unfinished:
+            summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
+        return INTERRUPTED_EXIT_CODE if stop.is_set() else (1 if unfinished else 0)
     except BaseException as e:
         summary["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         summary["error"] = f"{type(e).__name__}: {e}"
@@ -156,9 +188,8 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
         summary["wall_time_s"] = round(time.time() - started, 2)
         write_json(run_dir / "summary.json", summary)
-        if summary["status"] != "running":
-            write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
-                                                               + sorted(run_dir.glob("expert_*/plots/*.png"))))
+        write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
+                                                           + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)
 
 

@@ -22,8 +22,12 @@ log = logging.getLogger("neuro_trigger.experts")
 
 def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[int, torch.nn.Module],
                   run_dir: Path, workers: int, stop: threading.Event,
-                  callbacks_for: Callable[[int], list] = lambda expert: []) -> dict[int, ExpertResult]:
-    """Train every prepared expert in its own thread (at most `workers` at once); wait for all."""
+                  callbacks_for: Callable[[int], list] = lambda expert: [],
+                  resume: bool = False) -> dict[int, ExpertResult]:
+    """Train every prepared expert in its own thread (at most `workers` at once); wait for all.
+
+    With `resume`, finished experts are only evaluated and the others continue from their last checkpoint.
+    """
     max_epochs = {x: d.config["epochs"] if isinstance(d, ExpertData) else 0 for x, d in prepared.items()}
     board = ProgressBoard(list(prepared), max_epochs)
     results: dict[int, ExpertResult] = {}
@@ -38,7 +42,7 @@ def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[in
                 return
             try:
                 results[expert] = fit_expert(prepared[expert], networks[expert], run_dir / f"expert_{expert}",
-                                             board, stop, callbacks_for(expert))
+                                             board, stop, callbacks_for(expert), resume)
             except Exception as e:  # one expert's failure must not stop the others
                 log.exception("expert %d failed", expert)
                 board.update(expert, status="failed")

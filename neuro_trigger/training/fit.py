@@ -3,11 +3,15 @@
 Runs inside that expert's thread; everything it touches (network, data, folder) belongs to
 that expert alone.
 """
+import contextlib
+import csv
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -15,7 +19,7 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from neuro_trigger.atomic import write_json
+from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
@@ -47,15 +51,23 @@ class ExpertResult:
         return {k: v for k, v in vars(self).items() if k != "predictions"}
 
 
+class TrainingStopped(Exception):
+    """Raised inside the Trainer to abandon the current epoch (nothing of it is validated or saved)."""
+
+
 class StopOnRequest(pl.Callback):
-    """Ends training at the next step boundary once the run asks all experts to stop."""
+    """Ends training at the next step boundary once the run asks all experts to stop.
+
+    The unfinished epoch is dropped, so `last.ckpt` stays at the last complete epoch and a resumed
+    run continues exactly where an uninterrupted one would be.
+    """
 
     def __init__(self, stop: threading.Event):
         self.stop = stop
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if self.stop.is_set():
-            trainer.should_stop = True
+            raise TrainingStopped(f"stopped by request in epoch {trainer.current_epoch}, step {trainer.global_step}")
 
 
 def make_sampler(data: ExpertData):
@@ -66,8 +78,9 @@ def make_sampler(data: ExpertData):
 
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
-               stop: threading.Event, extra_callbacks: list[pl.Callback] = ()) -> ExpertResult:
-    """Train, restore the best checkpoint, predict and evaluate every split, write result.json."""
+               stop: threading.Event, extra_callbacks: list[pl.Callback] = (), resume: bool = False) -> ExpertResult:
+    """Train (or, resuming, continue from the last checkpoint), restore the best checkpoint, predict and
+    evaluate every split, write result.json and the plots. A finished expert is not retrained on resume."""
     config = data.config
     module = ExpertModule(network, config)
     x, y, _ = data.tensors("train")
@@ -75,8 +88,11 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     val = data.tensors("val")
     val_batches = TensorBatches(val, len(val[0]))
     checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
-                                 save_last=True, save_top_k=1)
-    callbacks = [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop),
+                                 save_top_k=1)
+    # the latest epoch, every epoch (save_last only follows the best one), for --resume
+    latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
+                             enable_version_counter=False)
+    callbacks = [checkpoint, latest, ProgressCallback(board, data.expert), StopOnRequest(stop),
                  PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert),
                  *extra_callbacks]
     if config["early_stopping_patience"] is not None:
@@ -87,23 +103,40 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, len(train_batches)), default_root_dir=expert_dir,
     )
-    log.info("training expert %d on %d rows (val %d), batch %d, %s", data.expert, len(x), len(val[0]),
-             config["batch_size"], "reweighted " + str(config["dist"]) if config["dist"] else "unweighted")
-    board.update(data.expert, status="training")
-    started = time.monotonic()
-    trainer.fit(module, train_batches, val_batches)
-    train_time = time.monotonic() - started
-    epochs = trainer.current_epoch
-    status = "interrupted" if stop.is_set() else "finished"
-
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
+    last = expert_dir / "ckpts" / "last.ckpt"
+    previous = _previous_result(expert_dir) if resume else {}
+    session_epochs, started = 0, time.monotonic()
+    if previous.get("status") == "finished":
+        log.info("expert %d finished before the interruption: evaluating its best checkpoint only", data.expert)
+        epochs, status = previous["epochs"], "finished"
+        best_path = expert_dir / "ckpts" / "best.ckpt"
+        best_score = previous.get("best_val_loss")
+    else:
+        resume_from = last if resume and last.is_file() else None
+        # a checkpoint taken at the end of epoch index e continues with epoch e + 1
+        start_epoch = torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"] + 1 if resume_from else 0
+        log.info("training expert %d on %d rows (val %d), batch %d, %s%s", data.expert, len(x), len(val[0]),
+                 config["batch_size"], "reweighted " + str(config["dist"]) if config["dist"] else "unweighted",
+                 f", resuming from {resume_from} after {start_epoch} epochs" if resume_from else "")
+        status = "finished"
+        with csv_history_kept(expert_dir / "csv" / "metrics.csv", start_epoch):
+            try:
+                trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from, weights_only=True)
+            except TrainingStopped as e:
+                log.warning("expert %d: %s", data.expert, e)
+                status = "interrupted"
+        epochs = trainer.current_epoch  # complete epochs
+        session_epochs = epochs - start_epoch
+        best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+        best_score = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
+    session_time = time.monotonic() - started if session_epochs else 0.0
+    samples_per_s = (round(session_epochs * len(train_batches.sampler) / session_time, 1) if session_epochs
+                     else previous.get("samples_per_s", 0.0))
+    if best_path is not None and best_path.is_file():
+        module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
     result = ExpertResult(
-        expert=data.expert, status=status, epochs=epochs, train_time_s=round(train_time, 3),
-        samples_per_s=round(epochs * len(train_batches.sampler) / train_time, 1) if train_time > 0 else 0.0,
-        best_val_loss=float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
-    )
+        expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
+        train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     for split in SPLITS:
         inputs, targets, reference = data.tensors(split)
         pred = module.predict_all(inputs).double().numpy()
@@ -117,6 +150,35 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
              data.expert, status, epochs, result.metrics["test"]["loss_vs_old"],
              result.metrics["test"].get("z_diff_std", np.nan), result.metrics["test"].get("z_diff_std_old", np.nan))
     return result
+
+
+@contextlib.contextmanager
+def csv_history_kept(metrics_csv: Path, start_epoch: int) -> Iterator[None]:
+    """Lightning's CSVLogger deletes an existing metrics.csv; on resume, put back the rows of the epochs
+    before `start_epoch` in front of the new ones."""
+    if start_epoch == 0 or not metrics_csv.is_file():
+        yield
+        return
+    with open(metrics_csv, newline="") as f:
+        kept = [row for row in csv.DictReader(f) if row.get("epoch") and int(row["epoch"]) < start_epoch]
+    yield
+    new_rows = []
+    if metrics_csv.is_file():
+        with open(metrics_csv, newline="") as f:
+            new_rows = list(csv.DictReader(f))
+    columns = sorted({key for row in kept + new_rows for key in row})
+    with atomic_path(metrics_csv) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(kept + new_rows)
+
+
+def _previous_result(expert_dir: Path) -> dict:
+    """result.json of an earlier session of this expert (empty when there is none)."""
+    try:
+        return json.loads((expert_dir / "result.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _write_expert_plots(expert_dir: Path, data: ExpertData, result: ExpertResult) -> None:
