@@ -168,6 +168,8 @@ def resolve(name: str, overrides: dict | None = None, named: dict | None = None)
                 _check_keys(section[key], f"configs.py: config {config_name!r} {key}", allow_experts=False)
     config = _chain(name, named)
     overrides = overrides or {}
+    if "extends" in overrides:
+        raise UserError("-m extends: the parent of a config is set in configs.py, not on the command line")
     _check_keys(overrides, "-m", allow_experts=True)
     for key in EXPERT_KEYS:
         if isinstance(overrides.get(key), dict):
