@@ -34,19 +34,56 @@ class Filter:
         return f"{type(self).__name__}({args})"
 
 
-def group_ids(*keys: np.ndarray) -> np.ndarray:
-    """Dense group number per row for rows with equal keys (each key (N,) or (N, k))."""
-    columns = [c for k in keys for c in (k.T if k.ndim == 2 else [k])]
-    order = np.lexsort(columns[::-1])
-    changed = np.zeros(len(order), dtype=bool)
-    if len(order):
-        changed[0] = True
+def _key_columns(keys: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """Every key column as uint64 bit patterns (floats by their bits, -0.0 folded into 0.0)."""
+    columns = []
+    for key in keys:
+        for column in (key.T if key.ndim == 2 else [key]):
+            if column.dtype.kind == "f":
+                column = np.ascontiguousarray(column, dtype=np.float64) + 0.0
+            columns.append(np.ascontiguousarray(column).view(np.uint64) if column.dtype.itemsize == 8
+                           else column.astype(np.int64).view(np.uint64))
+    return columns
+
+
+def _digest(columns: list[np.ndarray]) -> np.ndarray:
+    """One 64-bit word per row mixing all key columns (multiply-xorshift; uint64 arithmetic wraps)."""
+    digest = np.zeros(len(columns[0]), dtype=np.uint64)
+    for column in columns:
+        digest ^= column
+        digest *= np.uint64(0x9E3779B97F4A7C15)
+        digest ^= digest >> np.uint64(31)
+    return digest
+
+
+def group_ids(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows with equal keys (each key (N,) or (N, k)).
+
+    Returns (group id per row, first row of each group in file order). The keys are hashed into
+    one 64-bit word and sorted once; equal hashes are then checked column by column, and only a
+    hash collision (never seen in practice) falls back to an exact multi-key sort.
+    """
+    columns = _key_columns(keys)
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    digest = _digest(columns)
+    order = np.argsort(digest)
+    sorted_digest = digest[order]
+    same = sorted_digest[1:] == sorted_digest[:-1]
+    pairs = np.flatnonzero(same)
+    later, earlier = order[pairs + 1], order[pairs]
+    if not all(np.array_equal(c[later], c[earlier]) for c in columns):
+        order = np.lexsort(columns[::-1])
+        same = np.ones(n - 1, dtype=bool)
         for c in columns:
             sorted_c = c[order]
-            changed[1:] |= sorted_c[1:] != sorted_c[:-1]
-    ids = np.empty(len(order), dtype=np.int64)
-    ids[order] = np.cumsum(changed) - 1
-    return ids
+            same &= sorted_c[1:] == sorted_c[:-1]
+    starts = np.flatnonzero(np.r_[True, ~same])
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = np.cumsum(np.r_[True, ~same]) - 1
+    first = np.minimum.reduceat(order, starts)
+    return ids, first
 
 
 class IdentityFilter(Filter):
@@ -74,8 +111,7 @@ class DuplicateEventsFilter(Filter):
     """Of rows with the same event and the same (RecoZ, RecoTheta), keeps the first in file order."""
 
     def mask(self, tracks: Tracks) -> np.ndarray:
-        groups = group_ids(tracks.event_key, tracks.reco)
-        _, first = np.unique(groups, return_index=True)
+        _, first = group_ids(tracks.event_key, tracks.reco)
         keep = np.zeros(len(tracks), dtype=bool)
         keep[first] = True
         return keep
@@ -85,10 +121,9 @@ class Max2EventsFilter(Filter):
     """Keeps all rows of events with at most 2 distinct reco tracks (RecoZ, RecoTheta)."""
 
     def mask(self, tracks: Tracks) -> np.ndarray:
-        event = group_ids(tracks.event_key)
-        reco_track = group_ids(tracks.event_key, tracks.reco)
-        _, first = np.unique(reco_track, return_index=True)
-        distinct_per_event = np.bincount(event[first], minlength=event.max(initial=-1) + 1)
+        event, _ = group_ids(tracks.event_key)
+        _, first_of_reco_track = group_ids(tracks.event_key, tracks.reco)
+        distinct_per_event = np.bincount(event[first_of_reco_track], minlength=event.max(initial=-1) + 1)
         return distinct_per_event[event] <= 2
 
 

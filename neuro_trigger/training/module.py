@@ -22,16 +22,24 @@ class ExpertModule(pl.LightningModule):
         self.loss_fn = models.build_loss(config)
         self.last_val_metrics: dict = {}
         self.last_val_pred = None
+        self.loss_sum, self.rows_seen = torch.zeros(()), 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
+
+    def on_train_epoch_start(self) -> None:
+        self.loss_sum, self.rows_seen = torch.zeros(()), 0
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
         loss = self.loss_fn(self.network(x), y[:, :self.out_size])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}")
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        # the epoch mean is summed here and logged once: a self.log per step costs more than the step itself
+        self.loss_sum += loss.detach() * len(x)
+        self.rows_seen += len(x)
+        if batch_idx == self.trainer.num_training_batches - 1:
+            self.log("train_loss", self.loss_sum / self.rows_seen, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:

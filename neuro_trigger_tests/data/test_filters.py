@@ -42,6 +42,15 @@ def test_expert_range_identity_and_concat():
     assert both.mask(TABLE).tolist() == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
 
 
+def test_hash_collisions_fall_back_to_exact_grouping(monkeypatch):
+    from neuro_trigger.data import filters
+
+    expected = (DuplicateEventsFilter().mask(TABLE), Max2EventsFilter().mask(TABLE))
+    monkeypatch.setattr(filters, "_digest", lambda columns: np.zeros(len(columns[0]), dtype=np.uint64))
+    assert DuplicateEventsFilter().mask(TABLE).tolist() == expected[0].tolist()
+    assert Max2EventsFilter().mask(TABLE).tolist() == expected[1].tolist()
+
+
 def test_filters_scale_to_a_million_rows_without_python_loops():
     rng = np.random.default_rng(0)
     n = 1_000_000
