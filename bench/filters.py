@@ -33,7 +33,7 @@ def main() -> None:
     rows = []
     for name, per_row, project in (("DuplicateEventsFilter", duplicates_per_row, DuplicateEventsFilter()),
                                    ("Max2EventsFilter", max2_per_row, Max2EventsFilter())):
-        assert np.array_equal(per_row(tracks[:0] if False else tracks.subset(slice(0, 20000))),
+        assert np.array_equal(per_row(tracks.subset(slice(0, 20000))),
                               project.mask(tracks.subset(slice(0, 20000))))
         slow = median_time(lambda: per_row(tracks), repeats=1)
         fast = median_time(lambda: project.mask(tracks), repeats=5, warmup=1)

@@ -4,8 +4,11 @@ Only this file touches argparse; user mistakes become one line on stderr and exi
 """
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
+
+PROCESS_START = time.time()
 
 if __package__ in (None, ""):  # run as a script: make the package importable without PYTHONPATH
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
     request = RunRequest(config_name=args.config, overrides=parse_overrides(args.modify),
                          production=args.production, solo_expert=args.solo_expert, data_files=data,
-                         log_root=args.log_root, description="")
+                         log_root=args.log_root, description="", process_start=PROCESS_START)
     resolve_request(request)  # a config mistake is reported before anyone is asked for a description
     request.description = description_of(args)
     run_dir, code = execute(request)

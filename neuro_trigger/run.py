@@ -50,6 +50,7 @@ class RunRequest:
     description: str = ""
     data_files: dict[str, list[str]] | None = None  # --data, replaces the config's data set
     log_root: Path | None = None
+    process_start: float | None = None  # time.time() when the command started, for the timing breakdown
 
 
 def resolve_request(request: RunRequest) -> dict:
@@ -120,9 +121,11 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
 
 def execute(request: RunRequest) -> tuple[Path, int]:
     """Run the training; returns (run folder, exit code 0 when every expert finished)."""
+    started = time.time()
     config = resolve_request(request)
     log_root = log_root_of(request)
     data, hashes, networks, prepared = _prepare(config, log_root, resolve_files(config["data"]))
+    data_time = time.time() - started
     run_dir = folder.claim_version_folder(log_root, request.config_name)
     summary = {
         "status": "running", "config_name": request.config_name, "description": request.description,
@@ -132,6 +135,8 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         "rows": {split: len(data[split]) for split in SPLITS}, "environment": _environment(),
         "config": config_lib.public(config), "overrides": config["_overrides"],
         "experts_config": {f"expert_{x}": config_lib.for_expert(config, x) for x in config["experts"]},
+        "timing": {"startup_s": round(started - request.process_start, 2) if request.process_start else None,
+                   "data_s": round(data_time, 2)},
     }
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
@@ -164,13 +169,18 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
     mean_stream = MeanExpertStream(run_dir / "mean_expert", [x for x, d in prepared.items()
                                                              if isinstance(d, expert_data.ExpertData)])
     try:
+        training = time.time()
         with stop_on_signals(stop):
             results = train_experts(prepared, networks, run_dir, config["workers"], stop,
                                     lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume)
         mean_stream.close()
         exported = time.time()
         _export(run_dir, data, prepared, networks, results, summary, config)
-        summary["export_time_s"] = round(time.time() - exported, 2)
+        summary.setdefault("timing", {}).update({
+            "experts_s": round(exported - training, 2),  # training plus each expert's evaluation and plots
+            "expert_evaluation_s": round(sum(r.evaluation_time_s for r in results.values()), 2),
+            "expert_plots_s": round(sum(r.plot_time_s for r in results.values()), 2),
+            "export_s": round(time.time() - exported, 2)})  # weights, predictions, overall plots
         unfinished = {x: r for x, r in results.items() if r.status != "finished"}
         if stop.is_set():
             summary["status"] = "interrupted"

@@ -57,7 +57,7 @@ def _image(path: Path) -> str:
 def render(summary: dict, images: list[Path]) -> str:
     """The report page of a run summary and its PNG plots."""
     e = html.escape
-    timing = {k: summary.get(k) for k in ("start_time", "end_time", "wall_time_s")}
+    timing = {**{k: summary.get(k) for k in ("start_time", "end_time", "wall_time_s")}, **summary.get("timing", {})}
     per_expert_time = {name: {k: x.get(k) for k in ("epochs", "train_time_s", "samples_per_s")}
                        for name, x in summary.get("experts", {}).items()}
     data_files = "".join(f"<li>{e(split)}: {e(f['path'])} <small>sha256 {e(f['sha256'][:16])}…</small></li>"

@@ -44,6 +44,8 @@ class ExpertResult:
     train_time_s: float = 0.0
     samples_per_s: float = 0.0
     best_val_loss: float | None = None
+    evaluation_time_s: float = 0.0  # predicting and evaluating every split after training
+    plot_time_s: float = 0.0  # PNG plots after training (TensorBoard plots during training are in train_time_s)
     metrics: dict = field(default_factory=dict)  # split -> metrics
     predictions: dict = field(default_factory=dict)  # split -> (N, out_size) array, not written to JSON
 
@@ -137,14 +139,18 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     result = ExpertResult(
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
+    evaluation_started = time.monotonic()
     for split in SPLITS:
         inputs, targets, reference = data.tensors(split)
         pred = module.predict_all(inputs).double().numpy()
         result.predictions[split] = pred
         result.metrics[split] = evaluate(pred, targets.double().numpy(), reference.double().numpy(),
                                          config["z_cut_cm"])
-    write_json(expert_dir / "result.json", result.summary())
+    plots_started = time.monotonic()
     _write_expert_plots(expert_dir, data, result)
+    result.evaluation_time_s = round(plots_started - evaluation_started, 3)
+    result.plot_time_s = round(time.monotonic() - plots_started, 3)
+    write_json(expert_dir / "result.json", result.summary())
     board.update(data.expert, status=status)
     log.info("expert %d %s after %d epochs: test loss_vs_old %.4f, z_diff_std %.2f cm (old %.2f cm)",
              data.expert, status, epochs, result.metrics["test"]["loss_vs_old"],

@@ -22,13 +22,13 @@ class ExpertModule(pl.LightningModule):
         self.loss_fn = models.build_loss(config)
         self.last_val_metrics: dict = {}
         self.last_val_pred = None
-        self.loss_sum, self.rows_seen = torch.zeros(()), 0
+        self.epoch_loss = {"sum": torch.zeros(()), "rows": 0}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
     def on_train_epoch_start(self) -> None:
-        self.loss_sum, self.rows_seen = torch.zeros(()), 0
+        self.epoch_loss.update(sum=torch.zeros(()), rows=0)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, y = batch[0], batch[1]
@@ -36,10 +36,11 @@ class ExpertModule(pl.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}")
         # the epoch mean is summed here and logged once: a self.log per step costs more than the step itself
-        self.loss_sum += loss.detach() * len(x)
-        self.rows_seen += len(x)
+        # (a plain dict, since every attribute assignment on an nn.Module goes through its slow __setattr__)
+        self.epoch_loss["sum"] += loss.detach() * len(x)
+        self.epoch_loss["rows"] += len(x)
         if batch_idx == self.trainer.num_training_batches - 1:
-            self.log("train_loss", self.loss_sum / self.rows_seen, on_step=False, on_epoch=True)
+            self.log("train_loss", self.epoch_loss["sum"] / self.epoch_loss["rows"], on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
