@@ -8,12 +8,21 @@ import subprocess
 import sys
 import tempfile
 
-from common import report, synthetic_file
+import gzip
+
+from common import median_time, report, synthetic_file
+
+
+def _inflate(path) -> None:
+    with gzip.open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
 
 ROWS = int(os.environ.get("BENCH_INGEST_ROWS", 1_000_000))
 VARIANT = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
+{peak}
 import numpy as np
 from neuro_trigger.data import io
 path, variant = {path!r}, {variant!r}
@@ -25,25 +34,32 @@ else:
     tracks = io.read_file(path, use_cache=(variant != "reader (cold)"))
     n, nbytes = len(tracks), sum(a.nbytes for a in tracks.arrays().values())
 seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "rows": n, "array_mb": nbytes / 2**20,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"seconds": seconds, "rows": n, "array_mb": nbytes / 2**20, "peak_rss_mb": peak_rss_mb()}}))
+"""
+# VmHWM is this process's own high-water mark; ru_maxrss would include the parent's RSS at fork time
+PEAK = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 """
 
 
 def run(variant: str, path, cache: str) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "NEURO_TRIGGER_CACHE": cache}
-    out = subprocess.run([sys.executable, "-c", VARIANT.format(root=root, path=str(path), variant=variant)],
+    out = subprocess.run([sys.executable, "-c", VARIANT.format(root=root, path=str(path), variant=variant, peak=PEAK)],
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
 def main() -> None:
     path = synthetic_file(ROWS)
-    baseline = subprocess.run([sys.executable, "-c", "import resource, numpy, neuro_trigger.data.io;"
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
-                              capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)) or ".")
-    import_mb = float(baseline.stdout) if baseline.returncode == 0 else 0.0
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    baseline = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n{PEAK}\n"
+                               "import numpy, neuro_trigger.data.io\nprint(peak_rss_mb())"],
+                              capture_output=True, text=True, check=True)
+    import_mb = float(baseline.stdout)
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         for variant, repeats in (("np.loadtxt", 1), ("reader (cold)", 3), ("cache (warm)", 5)):
@@ -54,8 +70,10 @@ def main() -> None:
             rows.append({"variant": variant, "repeats": repeats, "seconds": median["seconds"],
                          "peak_rss_mb": median["peak_rss_mb"], "rss_above_imports_mb": median["peak_rss_mb"] - import_mb,
                          "arrays_mb": median["array_mb"]})
-    loadtxt, cold, warm = rows
-    for row in rows:
+    inflate = median_time(lambda: _inflate(path), repeats=3)
+    rows.append({"variant": "gzip inflate only (zlib)", "repeats": 3, "seconds": inflate})
+    loadtxt, cold, warm = rows[:3]
+    for row in rows[:3]:
         row["speedup_vs_loadtxt"] = loadtxt["seconds"] / row["seconds"]
         row["rss_over_arrays"] = row["rss_above_imports_mb"] / max(cold["arrays_mb"], 1e-9)
     warm["speedup_vs_cold"] = cold["seconds"] / warm["seconds"]

@@ -7,48 +7,61 @@ import ast
 import copy
 import difflib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from neuro_trigger import models
 from neuro_trigger.configs import configs as NAMED_CONFIGS
 from neuro_trigger.constants import ALL_EXPERTS, EXPERTS
-from neuro_trigger.data.filters import parse_filter
+from neuro_trigger.data.filters import FILTERS, parse_filter
 from neuro_trigger.data.sampler import bucket_probabilities
 from neuro_trigger.errors import UserError
 
 EXPERT_KEYS = [f"expert_{x}" for x in EXPERTS]
 NUMBER = (int, float)
 
-# key: (accepted types, meaning)
-SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
-    "version": (NUMBER, "Version number of the config, bumped when its meaning changes."),
-    "description": ((str,), "One line saying what this config tries."),
-    "extends": ((str, type(None)), "Name of the parent config whose keys this one changes."),
-    "data": ((str, dict), "'synthetic' (the embedded data set) or {'train': [files], 'val': [...], 'test': [...]}."),
-    "learning_rate": (NUMBER, "Optimizer learning rate."),
-    "batch_size": ((int,), "Training rows per step."),
-    "weight_decay": (NUMBER, "L2 weight decay (not used by Rprop)."),
-    "in_size": ((int,), "Network inputs: 27 (3 per superlayer)."),
-    "out_size": ((int,), "Network outputs: 1 trains on z only, 2 on z and theta."),
-    "workers": ((int,), "How many experts train at the same time (one thread each)."),
-    "epochs": ((int,), "Maximum training epochs per expert."),
-    "model": ((str,), "Network class: " + ", ".join(models.MODELS) + "."),
-    "loss": ((str,), "Loss: " + ", ".join(models.LOSSES) + "."),
-    "optim": ((str,), "Optimizer: " + ", ".join(models.OPTIMIZERS) + "."),
-    "act": ((str,), "Activation: " + ", ".join(models.ACTIVATIONS) + "."),
-    "experts": ((list,), "Experts to train: any of 0..4, or [-1] for one network on all rows."),
-    "compare_to": ((str, type(None)), "Earlier run (e.g. 'baseline_v2/version_4', relative to the log root) "
-                                      "whose predictions replace the old-network columns as the reference."),
-    "load_pre_trained_weights": ((str, type(None)), "weights.json (or a run folder holding one) to start from."),
-    "filter": ((str,), "Dataset filter expression, e.g. 'ConCatFilter([Max2EventsFilter(), DuplicateEventsFilter()])'."),
-    "dist": ((dict, type(None)), "z reweighting: {'n_buckets': n, 'inf_bounds': b, 'norm': {'mean': m, 'std': s}} "
-                                 "or {'n_buckets': n, 'uniform': {'lower': a, 'upper': b}}; null trains unweighted."),
-    "seed": ((int,), "Random seed of initialisation, shuffling and sampling."),
-    "early_stopping_patience": ((int, type(None)), "Epochs without a better val_loss before an expert stops; null: never."),
-    "plot_every": ((int,), "Plot to TensorBoard every this many epochs (and at the end)."),
-    "z_cut_cm": (NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures."),
-    **{key: ((dict,), f"Overrides for expert {key[-1]} only.") for key in EXPERT_KEYS},
+class Key(NamedTuple):
+    types: tuple[type, ...]  # accepted Python types of the value
+    meaning: str
+    example: str  # as one would write it after -m
+
+
+SCHEMA: dict[str, Key] = {
+    "version": Key(NUMBER, "Version number of the config, bumped when its meaning changes.", "2"),
+    "description": Key((str,), "One line saying what this config tries.", '"tanh/2 with reweighting"'),
+    "extends": Key((str, type(None)), "Name of the parent config whose keys this one changes (configs.py only).",
+                   '"baseline_v2"'),
+    "data": Key((str, dict), "'synthetic' (the embedded data set) or {'train': [files], 'val': [...], 'test': [...]}.",
+                '{"train": ["random1.gz"], "val": ["random2.gz"], "test": ["random3.gz"]}'),
+    "learning_rate": Key(NUMBER, "Optimizer learning rate.", "0.001"),
+    "batch_size": Key((int,), "Training rows per step.", "512"),
+    "weight_decay": Key(NUMBER, "L2 weight decay (not used by Rprop).", "1e-5"),
+    "in_size": Key((int,), "Network inputs: 27 (3 per superlayer).", "27"),
+    "out_size": Key((int,), "Network outputs: 1 trains on z only, 2 on z and theta.", "1"),
+    "workers": Key((int,), "How many experts train at the same time (one thread each).", "2"),
+    "epochs": Key((int,), "Maximum training epochs per expert.", "200"),
+    "model": Key((str,), "Network class: " + ", ".join(models.MODELS) + ".", '"BaselineModelBN"'),
+    "loss": Key((str,), "Loss: " + ", ".join(models.LOSSES) + ".", '"SmoothL1Loss"'),
+    "optim": Key((str,), "Optimizer: " + ", ".join(models.OPTIMIZERS) + ".", '"Rprop"'),
+    "act": Key((str,), "Activation: " + ", ".join(models.ACTIVATIONS) + ".", '"softsign"'),
+    "experts": Key((list,), "Experts to train: any of 0..4, or [-1] for one network on all rows.", "[0,1]"),
+    "compare_to": Key((str, type(None)), "Earlier run (relative to the log root) whose predictions replace the "
+                                         "old-network columns as the reference.", '"baseline_v2/version_4"'),
+    "load_pre_trained_weights": Key((str, type(None)), "weights.json (or a run folder holding one) to start from.",
+                                    '"log/baseline_v2/version_4/weights.json"'),
+    "filter": Key((str,), "Dataset filter expression (filters: " + ", ".join(sorted(FILTERS)) + ").",
+                  '"ConCatFilter([Max2EventsFilter(), DuplicateEventsFilter()])"'),
+    "dist": Key((dict, type(None)), "z reweighting: {'n_buckets': n, 'inf_bounds': b, 'norm': {'mean': m, 'std': s}} "
+                                    "or {'n_buckets': n, 'uniform': {'lower': a, 'upper': b}}; null trains unweighted.",
+                '{"n_buckets": 11, "inf_bounds": true, "norm": {"mean": 0, "std": 0.4}}'),
+    "seed": Key((int,), "Random seed of initialisation, shuffling and sampling.", "7"),
+    "early_stopping_patience": Key((int, type(None)), "Epochs without a better val_loss before an expert stops; "
+                                                      "null: never.", "null"),
+    "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10"),
+    "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20"),
+    **{key: Key((dict,), f"Overrides for expert {key[-1]} only (any key above but extends).",
+                '{"batch_size": 128}') for key in EXPERT_KEYS},
 }
+
 DEBUG_EPOCHS = 5
 
 
@@ -126,7 +139,7 @@ def _check_keys(section: dict, where: str, allow_experts: bool) -> None:
 
 def _check_types(config: dict, where: str) -> None:
     for key, value in config.items():
-        types, _ = SCHEMA[key]
+        types = SCHEMA[key].types
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
             raise UserError(f"{where}: key {key!r} must be {names}, got {value!r}")

@@ -9,7 +9,7 @@ INPUT_COLUMNS = [f"SL{k}-{name}" for k in range(N_SUPERLAYERS) for name in ("rel
 TAIL_COLUMNS = ["RecoZ", "RecoTheta", "ScaleZ", "RawZ", "ScaleTheta", "RawTheta"]
 COLUMNS = ID_COLUMNS + INPUT_COLUMNS + TAIL_COLUMNS  # the 42 columns of a neuroresults file, in order
 INT_COLUMNS = set(ID_COLUMNS) | {"RawZ", "RawTheta"}
-PREDICTION_COLUMNS = ["PredZ", "PredTheta"]
+PREDICTION_COLUMNS = ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]  # appended to predictions
 
 IN_SIZE = len(INPUT_COLUMNS)  # 27
 EXPERTS = (0, 1, 2, 3, 4)

@@ -25,7 +25,7 @@ EPILOG = """available configs:
 examples:
   python neuro_trigger/main.py baseline_v2                 debug run (/tmp/nt_pytorch_debug_log, expert -1, few epochs)
   python neuro_trigger/main.py baseline_v2 -p -d "first"   production run of all five experts into log/
-  python neuro_trigger/main.py baseline_v2 -p -m expert_2.batch_size=16 act=softsign dist.n_buckets=21
+  python neuro_trigger/main.py reweight_normal -p -m expert_2.batch_size=16 act=softsign dist.n_buckets=21
   python neuro_trigger/main.py baseline_v2 -p --data train.gz val.gz test1.gz,test2.gz
 """
 

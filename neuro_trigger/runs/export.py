@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.constants import PREDICTION_COLUMNS
+from neuro_trigger.constants import PREDICTION_COLUMNS, theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
@@ -62,16 +62,20 @@ def load_weights(network: nn.Module, weights: dict, expert: int, source: str) ->
     network.load_state_dict(loaded)
 
 
-def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray) -> None:
-    """`predictions_<split>.csv` (input format + PredZ, PredTheta) and `predictions_<split>.pt`.
+def prediction_columns(pred: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns appended to the input format: PredZ, PredTheta (scaled), PredZ_cm, PredTheta_deg.
 
-    `pred` is (N, out_size) for the rows of `tracks`; a missing theta output is written as NaN.
+    `pred` is (N, out_size); a missing theta output (z-only networks) and unpredicted rows are NaN.
     """
-    full = np.full((len(tracks), 2), np.nan)
+    full = np.full((len(pred), 2), np.nan)
     full[:, :pred.shape[1]] = pred
-    extra = {name: full[:, i] for i, name in enumerate(PREDICTION_COLUMNS)}
+    return dict(zip(PREDICTION_COLUMNS, (full[:, 0], full[:, 1], z_to_cm(full[:, 0]), theta_to_deg(full[:, 1]))))
+
+
+def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray) -> None:
+    """`predictions_<split>.csv` (input format + prediction columns) and `predictions_<split>.pt`."""
     with atomic_path(run_dir / f"predictions_{split}.csv") as tmp:
-        io.write_file(tmp, tracks, extra=extra)
+        io.write_file(tmp, tracks, extra=prediction_columns(pred))
     with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
         torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(expert),
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)

@@ -31,9 +31,14 @@ def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[in
     max_epochs = {x: d.config["epochs"] if isinstance(d, ExpertData) else 0 for x, d in prepared.items()}
     board = ProgressBoard(list(prepared), max_epochs)
     results: dict[int, ExpertResult] = {}
-    slots = threading.Semaphore(workers)
     trainable = [x for x, d in prepared.items() if isinstance(d, ExpertData)]
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, min(workers, len(trainable)))))
+    # at most one expert per core: the Lightning loop and plotting hold the GIL, so more threads than
+    # cores only add contention (bench/experts.py: 5 threads on 2 cores took 1.29x the sequential time)
+    cores = os.cpu_count() or 1
+    concurrent = max(1, min(workers, cores, len(trainable)))
+    slots = threading.Semaphore(concurrent)
+    torch.set_num_threads(max(1, cores // concurrent))
+    log.info("%d experts, %d at a time, %d torch threads each", len(trainable), concurrent, torch.get_num_threads())
 
     def work(expert: int) -> None:
         with slots:

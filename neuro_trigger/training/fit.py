@@ -141,11 +141,10 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
     for split in SPLITS:
-        inputs, targets, reference = data.tensors(split)
-        pred = module.predict_all(inputs).double().numpy()
+        pred = module.predict_all(data.tensors(split)[0]).double().numpy()
         result.predictions[split] = pred
-        result.metrics[split] = evaluate(pred, targets.double().numpy(), reference.double().numpy(),
-                                         config["z_cut_cm"])
+        # the exact float64 targets and reference, not the float32 training tensors
+        result.metrics[split] = evaluate(pred, data.splits[split].reco, data.reference[split], config["z_cut_cm"])
     plots_started = time.monotonic()
     _write_expert_plots(expert_dir, data, result)
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)

@@ -104,7 +104,7 @@ def test_per_expert_override_reaches_the_trained_module(production_run):
 def test_prediction_files_match_the_input_format(production_run, small_files):
     run_dir = production_run / "baseline_v2" / "version_0"
     header = (run_dir / "predictions_test.csv").read_text().split("\n", 1)[0].split("\t")
-    assert header[-2:] == ["PredZ", "PredTheta"] and len(header) == 44
+    assert header[-4:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"] and len(header) == 46
     data = torch.load(run_dir / "predictions_test.pt", weights_only=True)
     original = io.read_file(small_files["test"][0])
     assert data["pred"].shape == (len(original), 2)

@@ -75,8 +75,8 @@ def test_ctrl_c_stops_all_experts_and_resume_completes(tmp_path, small_data_args
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     assert "interrupted" in {e["status"] for e in summary["experts"].values()}
-    for x in range(5):
-        assert (run_dir / f"expert_{x}" / "ckpts" / "last.ckpt").is_file()
+    for name, expert in summary["experts"].items():  # experts waiting for a core had nothing to save yet
+        assert (run_dir / name / "ckpts" / "last.ckpt").is_file() == (expert["epochs"] > 0)
     assert run_module("neuro_trigger/main.py", "--resume", str(run_dir)).returncode == 0
     assert outputs(run_dir) == uninterrupted
 

@@ -1,0 +1,70 @@
+"""Apply a finished run's expert networks to rows: load them, route each row to its expert, predict."""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuro_trigger import config as config_lib
+from neuro_trigger.constants import ALL_EXPERTS
+from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
+from neuro_trigger.models import build_network
+from neuro_trigger.runs import export
+
+CHUNK = 1 << 18  # rows per forward pass
+
+
+def read_run_summary(run_dir: Path) -> dict:
+    path = Path(run_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{run_dir}: not a run folder (no readable summary.json)") from None
+    if not isinstance(summary, dict) or "config" not in summary:
+        raise UserError(f"{path}: not a NeuroTrigger run summary")
+    return summary
+
+
+def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[int, torch.nn.Module]]:
+    """The run's resolved config and one network per trained expert, from its best or last checkpoint
+    (weights.json when a checkpoint is missing, e.g. copied without ckpts/)."""
+    run_dir = Path(run_dir)
+    summary = read_run_summary(run_dir)
+    config = {**summary["config"], "_overrides": summary.get("overrides", {})}
+    trained = [int(name.split("_", 1)[1]) for name, e in summary.get("experts", {}).items()
+               if e.get("status") in ("finished", "interrupted")]
+    if not trained:
+        raise UserError(f"{run_dir}: the run has no trained expert (status {summary.get('status')!r})")
+    networks = {}
+    weights = None
+    for expert in trained:
+        network = build_network(config_lib.for_expert(config, expert))
+        path = run_dir / f"expert_{expert}" / "ckpts" / f"{checkpoint}.ckpt"
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+            network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()
+                                     if k.startswith("network.")})
+        elif checkpoint == "best":
+            weights = weights if weights is not None else export.read_weights(run_dir)
+            export.load_weights(network, weights, expert, str(run_dir / "weights.json"))
+        else:
+            raise UserError(f"{path}: no such checkpoint")
+        network.eval()
+        networks[expert] = network
+    return config, networks
+
+
+@torch.no_grad()
+def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions (N, out_size) with NaN for rows of untrained experts, expert used per row or -2)."""
+    out_size = next(iter(networks.values()))(torch.zeros(1, tracks.inputs.shape[1])).shape[1]
+    pred = np.full((len(tracks), out_size), np.nan)
+    used = np.full(len(tracks), -2, dtype=np.int64)
+    for expert, network in networks.items():
+        rows = np.arange(len(tracks)) if expert == ALL_EXPERTS else np.flatnonzero(tracks.expert == expert)
+        inputs = torch.from_numpy(tracks.inputs[rows])
+        pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(rows), CHUNK)]).double().numpy() \
+            if len(rows) else pred[rows]
+        used[rows] = expert
+    return pred, used
