@@ -63,8 +63,8 @@ def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.nd
     used = np.full(len(tracks), -2, dtype=np.int64)
     for expert, network in networks.items():
         rows = np.arange(len(tracks)) if expert == ALL_EXPERTS else np.flatnonzero(tracks.expert == expert)
-        inputs = torch.from_numpy(tracks.inputs[rows])
-        pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(rows), CHUNK)]).double().numpy() \
-            if len(rows) else pred[rows]
-        used[rows] = expert
+        if len(rows):
+            inputs = torch.from_numpy(tracks.inputs[rows])
+            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(rows), CHUNK)]).double().numpy()
+            used[rows] = expert
     return pred, used
