@@ -179,7 +179,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
         summary.setdefault("timing", {}).update({
             "experts_s": round(exported - training, 2),  # training plus each expert's evaluation and plots
             "expert_evaluation_s": round(sum(r.evaluation_time_s for r in results.values()), 2),
-            "expert_plots_s": round(sum(r.plot_time_s for r in results.values()), 2),
+            "expert_plots_s": round(sum(r.plot_time_s for r in results.values()), 2),  # TensorBoard + PNG
             "export_s": round(time.time() - exported, 2)})  # weights, predictions, overall plots
         unfinished = {x: r for x, r in results.items() if r.status != "finished"}
         if stop.is_set():

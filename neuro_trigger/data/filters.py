@@ -27,7 +27,8 @@ class Filter:
         raise NotImplementedError
 
     def apply(self, tracks: Tracks) -> Tracks:
-        return tracks.subset(self.mask(tracks))
+        keep = self.mask(tracks)
+        return tracks if keep.all() else tracks.subset(keep)  # no copy when nothing is dropped
 
     def __repr__(self) -> str:
         args = ", ".join(repr(v) for v in vars(self).values())

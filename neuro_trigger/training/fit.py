@@ -45,7 +45,7 @@ class ExpertResult:
     samples_per_s: float = 0.0
     best_val_loss: float | None = None
     evaluation_time_s: float = 0.0  # predicting and evaluating every split after training
-    plot_time_s: float = 0.0  # PNG plots after training (TensorBoard plots during training are in train_time_s)
+    plot_time_s: float = 0.0  # TensorBoard plots during training (also inside train_time_s) and PNGs after it
     metrics: dict = field(default_factory=dict)  # split -> metrics
     predictions: dict = field(default_factory=dict)  # split -> (N, out_size) array, not written to JSON
 
@@ -94,8 +94,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     # the latest epoch, every epoch (save_last only follows the best one), for --resume
     latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
                              enable_version_counter=False)
-    callbacks = [checkpoint, latest, ProgressCallback(board, data.expert), StopOnRequest(stop),
-                 PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert),
+    plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
+    callbacks = [checkpoint, latest, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
                  *extra_callbacks]
     if config["early_stopping_patience"] is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
@@ -148,7 +148,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     plots_started = time.monotonic()
     _write_expert_plots(expert_dir, data, result)
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
-    result.plot_time_s = round(time.monotonic() - plots_started, 3)
+    result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())
     board.update(data.expert, status=status)
     log.info("expert %d %s after %d epochs: test loss_vs_old %.4f, z_diff_std %.2f cm (old %.2f cm)",

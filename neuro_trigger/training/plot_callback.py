@@ -1,4 +1,6 @@
 """Plots of the validation split to TensorBoard during training, at a cadence (`plot_every`) and at the end."""
+import time
+
 import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import TensorBoardLogger
@@ -14,18 +16,21 @@ class PlotCallback(pl.Callback):
         self.every, self.expert = every, expert
         self.binned_old = resolution_vs_z(self.z_reco, self.z_old)
         self.plotted_pred = None
+        self.seconds = 0.0  # time spent plotting, reported with the expert's plot time
 
     def _plot(self, trainer: pl.Trainer, module: pl.LightningModule, epoch: int) -> None:
         pred = getattr(module, "last_val_pred", None)
         logger = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if pred is None or logger is None or pred is self.plotted_pred:  # nothing new since the last plot
             return
+        started = time.monotonic()
         z_pred = z_to_cm(pred[:, 0])
         binned = {"edges_cm": Z_BIN_EDGES_CM, "new": resolution_vs_z(self.z_reco, z_pred), "old": self.binned_old}
         title = f"expert {self.expert}, validation, epoch {epoch}"
         for name, figure in plots.split_figures(self.z_reco, z_pred, self.z_old, binned, title).items():
             logger.experiment.add_figure(f"val/{name}", figure, global_step=epoch, close=False)
         self.plotted_pred = pred
+        self.seconds += time.monotonic() - started
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if (trainer.current_epoch + 1) % self.every == 0:
