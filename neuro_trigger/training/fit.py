@@ -91,20 +91,10 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     val_batches = TensorBatches(val, len(val[0]))
     checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
                                  save_top_k=1)
-    # the latest epoch, every epoch (save_last only follows the best one), for --resume
-    latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
-                             enable_version_counter=False)
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
-    callbacks = [checkpoint, latest, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
-                 *extra_callbacks]
-    if config["early_stopping_patience"] is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
-    trainer = pl.Trainer(
-        max_epochs=config["epochs"], accelerator="cpu", devices=1,
-        logger=[TensorBoardLogger(expert_dir, name="tb", version=""), CSVLogger(expert_dir, name="csv", version="")],
-        callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, len(train_batches)), default_root_dir=expert_dir,
-    )
+    trainer = _trainer(config, expert_dir, len(train_batches),
+                       [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
+                        *extra_callbacks])
     last = expert_dir / "ckpts" / "last.ckpt"
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
@@ -140,11 +130,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
-    for split in SPLITS:
-        pred = module.predict_all(data.tensors(split)[0]).double().numpy()
-        result.predictions[split] = pred
-        # the exact float64 targets and reference, not the float32 training tensors
-        result.metrics[split] = evaluate(pred, data.splits[split].reco, data.reference[split], config["z_cut_cm"])
+    _evaluate_splits(module, data, result)
     plots_started = time.monotonic()
     _write_expert_plots(expert_dir, data, result)
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
@@ -155,6 +141,31 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
              data.expert, status, epochs, result.metrics["test"]["loss_vs_old"],
              result.metrics["test"].get("z_diff_std", np.nan), result.metrics["test"].get("z_diff_std_old", np.nan))
     return result
+
+
+def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback]) -> pl.Trainer:
+    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping."""
+    # the latest epoch, every epoch (save_last only follows the best one), for --resume
+    latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
+                             enable_version_counter=False)
+    callbacks = [*callbacks, latest]
+    if config["early_stopping_patience"] is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
+    return pl.Trainer(
+        max_epochs=config["epochs"], accelerator="cpu", devices=1,
+        logger=[TensorBoardLogger(expert_dir, name="tb", version=""), CSVLogger(expert_dir, name="csv", version="")],
+        callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
+    )
+
+
+def _evaluate_splits(module: ExpertModule, data: ExpertData, result: ExpertResult) -> None:
+    """Predictions and metrics of every split, against the exact float64 targets and reference."""
+    for split in SPLITS:
+        pred = module.predict_all(data.tensors(split)[0]).double().numpy()
+        result.predictions[split] = pred
+        result.metrics[split] = evaluate(pred, data.splits[split].reco, data.reference[split],
+                                         data.config["z_cut_cm"])
 
 
 @contextlib.contextmanager
