@@ -11,7 +11,6 @@ COLUMNS = ID_COLUMNS + INPUT_COLUMNS + TAIL_COLUMNS  # the 42 columns of a neuro
 INT_COLUMNS = set(ID_COLUMNS) | {"RawZ", "RawTheta"}
 PREDICTION_COLUMNS = ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]  # appended to predictions
 
-IN_SIZE = len(INPUT_COLUMNS)  # 27
 EXPERTS = (0, 1, 2, 3, 4)
 ALL_EXPERTS = -1  # "no expert split": one network on all rows
 # which stereo superlayer is missing for each expert (None: all four present)

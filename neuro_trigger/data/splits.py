@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 
 from neuro_trigger.data import io, synthetic
-from neuro_trigger.data.filters import Filter
-from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
 SPLITS = ("train", "val", "test")
@@ -71,8 +69,3 @@ def resolve_files(data: str | dict) -> dict[str, list[Path]]:
             raise UserError(f"data.{split}: expected a file path or a list of file paths, got {entry!r}")
         files[split] = [Path(p).expanduser() for p in paths]
     return files
-
-
-def load_splits(files: dict[str, list[Path]], data_filter: Filter) -> dict[str, Tracks]:
-    """Read every split and apply the filter; `row` keeps each row's position in the unfiltered split."""
-    return {split: data_filter.apply(io.read_files(files[split])) for split in SPLITS}

@@ -20,7 +20,6 @@ class ExpertModule(pl.LightningModule):
         self.config = config
         self.out_size = config["out_size"]
         self.loss_fn = models.build_loss(config)
-        self.last_val_metrics: dict = {}
         self.last_val_pred = None
         self.epoch_loss = {"sum": torch.zeros(()), "rows": 0}
 
@@ -49,7 +48,6 @@ class ExpertModule(pl.LightningModule):
         metrics = evaluate(pred.double().numpy(), y.double().numpy(), reference.double().numpy(),
                            self.config["z_cut_cm"], binned=False)
         metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
-        self.last_val_metrics = metrics
         self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
         self.log("val_loss", metrics["loss"], batch_size=len(x))
         for name in VAL_LOGGED:
