@@ -6,7 +6,7 @@ import pytest
 
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.run import RunRequest, execute
-from neuro_trigger.runs.export import read_prediction_columns
+from neuro_trigger.runs.export import read_columns, read_prediction_columns
 from neuro_trigger_tests.conftest import run_module
 
 
@@ -32,21 +32,13 @@ def test_reproduces_the_runs_own_test_predictions_and_metrics(two_expert_run, sm
         for key in ("rows", "loss", "loss_old", "z_diff_std", "z_diff_std_trimmed", "efficiency", "rejection"):
             assert report["experts"][name][key] == stored[key], (name, key)
     columns = ["RecoZ", "PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg", "Expert"]
-    written = _read(out, columns)
+    written = read_columns(out, columns)
     stored_rows = read_prediction_columns(two_expert_run, "test", columns)
     trained = np.isin(written["Expert"], [0, 4])
     np.testing.assert_array_equal(written["PredZ"][trained], stored_rows["PredZ"])
     np.testing.assert_array_equal(written["PredTheta"][trained], stored_rows["PredTheta"])
     np.testing.assert_allclose(written["PredZ_cm"][trained], 100 * written["PredZ"][trained])
     assert np.isnan(written["PredZ"][~trained]).all()
-
-
-def _read(path, columns):
-    import pyarrow.csv as pacsv
-
-    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
-                           convert_options=pacsv.ConvertOptions(include_columns=columns))
-    return {c: table.column(c).to_numpy() for c in columns}  # the --out file has no split in its name
 
 
 def test_rows_of_untrained_experts_are_counted_not_dropped(two_expert_run, small_files):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_trigger.runs.folder import version_number
+
 KEY_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
                "efficiency", "efficiency_old", "rejection", "rejection_old"]
 HIGHER_IS_BETTER = {"efficiency", "rejection"}
@@ -53,10 +55,10 @@ def find_runs(paths: list[Path]) -> list[Run]:
         if (path / "summary.json").is_file() or path.name.startswith("version_"):
             candidates = [path]
         elif any(path.glob("version_*")):
-            candidates = sorted(path.glob("version_*"), key=_version_number)
+            candidates = sorted(path.glob("version_*"), key=version_number)
         else:
             candidates = sorted((v for c in sorted(path.iterdir()) if c.is_dir() for v in c.glob("version_*")),
-                                key=lambda v: (v.parent.name, _version_number(v)))
+                                key=lambda v: (v.parent.name, version_number(v)))
         for candidate in candidates:
             try:
                 summary = json.loads((candidate / "summary.json").read_text())
@@ -64,11 +66,6 @@ def find_runs(paths: list[Path]) -> list[Run]:
                 summary = {}
             runs.append(Run(candidate, summary))
     return runs
-
-
-def _version_number(path: Path) -> int:
-    suffix = path.name.rpartition("_")[2]
-    return int(suffix) if suffix.isdigit() else -1
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -95,7 +95,11 @@ def write_plots(folder: Path, figures: dict) -> list[Path]:
 
 def read_prediction_columns(run_dir: Path, split: str, names: list[str]) -> dict[str, np.ndarray]:
     """Columns of `predictions_<split>.csv`, e.g. ["RecoZ", "ScaleZ", "PredZ"]."""
-    path = Path(run_dir) / f"predictions_{split}.csv"
+    return read_columns(Path(run_dir) / f"predictions_{split}.csv", names)
+
+
+def read_columns(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Named columns of a neuroresults-format file with extra columns (a predictions file)."""
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
                                convert_options=pacsv.ConvertOptions(include_columns=names))

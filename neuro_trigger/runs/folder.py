@@ -13,6 +13,12 @@ PRODUCTION_LOG_ROOT = Path(__file__).resolve().parents[2] / "log"
 DEBUG_LOG_ROOT = Path("/tmp/nt_pytorch_debug_log")
 
 
+def version_number(path: Path) -> int:
+    """n of a `version_<n>` folder, -1 for any other name."""
+    suffix = path.name.rpartition("_")[2]
+    return int(suffix) if path.name.startswith("version_") and suffix.isdigit() else -1
+
+
 def claim_version_folder(log_root: Path, config_name: str) -> Path:
     """Create and return the next free `version_<n>` folder of this config."""
     parent = Path(log_root) / config_name
@@ -22,8 +28,7 @@ def claim_version_folder(log_root: Path, config_name: str) -> Path:
         raise UserError(f"log root {log_root}: cannot create {parent} ({e.strerror})") from None
     if not os.access(parent, os.W_OK):
         raise UserError(f"log root {log_root}: {parent} is not writable")
-    taken = [int(p.name.split("_", 1)[1]) for p in parent.glob("version_*") if p.name.split("_", 1)[1].isdigit()]
-    version = max(taken, default=-1) + 1
+    version = max((version_number(p) for p in parent.glob("version_*")), default=-1) + 1
     while True:
         folder = parent / f"version_{version}"
         try:
