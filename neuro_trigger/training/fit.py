@@ -20,14 +20,9 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.constants import z_to_cm
-from neuro_trigger.data.sampler import BucketSampler
-from neuro_trigger.data.splits import SPLITS
-from neuro_trigger.evaluation import plots
-from neuro_trigger.evaluation.metrics import evaluate
-from neuro_trigger.runs.export import write_plots
-from neuro_trigger.training.batches import PermutationSampler, TensorBatches
+from neuro_trigger.training.batches import TensorBatches
 from neuro_trigger.training.expert_data import ExpertData
+from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
 from neuro_trigger.training.module import ExpertModule
 from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
@@ -70,13 +65,6 @@ class StopOnRequest(pl.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if self.stop.is_set():
             raise TrainingStopped(f"stopped by request in epoch {trainer.current_epoch}, step {trainer.global_step}")
-
-
-def make_sampler(data: ExpertData):
-    train = data.splits["train"]
-    if data.config["dist"]:
-        return BucketSampler(train.z_reco, data.config["dist"], seed=data.config["seed"] + data.expert)
-    return PermutationSampler(len(train), seed=data.config["seed"] + data.expert)
 
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
@@ -130,9 +118,9 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
-    _evaluate_splits(module, data, result)
+    result.predictions, result.metrics = evaluate_expert(network, data)
     plots_started = time.monotonic()
-    _write_expert_plots(expert_dir, data, result)
+    write_expert_plots(expert_dir, data, result.predictions, result.metrics)
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())
@@ -157,15 +145,6 @@ def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: 
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
     )
-
-
-def _evaluate_splits(module: ExpertModule, data: ExpertData, result: ExpertResult) -> None:
-    """Predictions and metrics of every split, against the exact float64 targets and reference."""
-    for split in SPLITS:
-        pred = module.predict_all(data.tensors(split)[0]).double().numpy()
-        result.predictions[split] = pred
-        result.metrics[split] = evaluate(pred, data.splits[split].reco, data.reference[split],
-                                         data.config["z_cut_cm"])
 
 
 @contextlib.contextmanager
@@ -195,18 +174,3 @@ def _previous_result(expert_dir: Path) -> dict:
         return json.loads((expert_dir / "result.json").read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _write_expert_plots(expert_dir: Path, data: ExpertData, result: ExpertResult) -> None:
-    """PNG plots of the test split (and the sampler's buckets for a reweighted expert)."""
-    test = data.splits["test"]
-    z_reco, z_old = z_to_cm(test.z_reco), z_to_cm(data.reference["test"][:, 0])
-    z_pred = z_to_cm(result.predictions["test"][:, 0])
-    title = f"expert {data.expert}, test"
-    figures = plots.split_figures(z_reco, z_pred, z_old, result.metrics["test"]["z_resolution_vs_z"], title)
-    if data.config["dist"]:
-        sampler = make_sampler(data)
-        edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))
-        figures["z_buckets"] = plots.bucket_probabilities(z_to_cm(data.splits["train"].z_reco), edges,
-                                                          sampler.probabilities, f"expert {data.expert}, train")
-    write_plots(expert_dir / "plots", figures)

@@ -56,13 +56,3 @@ class ExpertModule(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return models.build_optimizer(self.config, self.network.parameters())
-
-    @torch.no_grad()
-    def predict_all(self, inputs: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
-        """Predictions for a whole split, in eval mode, in large chunks."""
-        was_training = self.network.training
-        self.network.eval()
-        out = torch.cat([self.network(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)]) \
-            if len(inputs) else torch.zeros(0, self.out_size)
-        self.network.train(was_training)
-        return out
