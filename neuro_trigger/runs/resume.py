@@ -6,7 +6,7 @@ from pathlib import Path
 
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 
 RESUMABLE = ("interrupted", "failed", "running")
 
@@ -57,3 +57,21 @@ def check_data_unchanged(run_dir: Path, summary: dict) -> dict[str, list[Path]]:
                                 f"(sha256 differs); start a new run instead")
             files[split].append(path)
     return files
+
+
+def check_checkpoints(run_dir: Path, summary: dict) -> None:
+    """Every expert's `last.ckpt` loads; a truncated or corrupt one is named before the run is touched."""
+    import torch  # only --resume needs it here, after the cheap checks
+
+    for expert in summary["config"].get("experts", []):
+        path = run_dir / f"expert_{expert}" / "ckpts" / "last.ckpt"
+        if not path.is_file():
+            continue
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            valid = isinstance(checkpoint, dict) and isinstance(checkpoint.get("epoch"), int)
+        except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for a bad file
+            raise UserError(f"--resume {run_dir}: checkpoint {path} is unreadable ({describe(e)}); delete it "
+                            f"to train expert {expert} from the start, or restore it") from None
+        if not valid:
+            raise UserError(f"--resume {run_dir}: checkpoint {path} is not a Lightning checkpoint")
