@@ -252,3 +252,52 @@ def test_main_knows_the_split_order_without_importing_the_data_reader():
     from neuro_trigger.main import SPLITS as MAIN_SPLITS
 
     assert MAIN_SPLITS == SPLITS
+
+
+# --- property: whatever a user types after -m, the answer is a refusal (no folder) or a finished run ---
+
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
+
+from neuro_trigger.cli import run_cli  # noqa: E402
+from neuro_trigger.config import SCHEMA  # noqa: E402
+
+LITERALS = st.one_of(
+    st.integers(min_value=-2 ** 70, max_value=2 ** 70), st.integers(min_value=-3, max_value=30),
+    st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(), st.text(max_size=12),
+    st.lists(st.integers(min_value=-2, max_value=6), max_size=3),
+    st.dictionaries(st.sampled_from(["n_buckets", "norm", "uniform", "mean", "std", "x"]),
+                    st.one_of(st.integers(-2, 12), st.floats(-2, 2), st.dictionaries(st.text(max_size=4),
+                                                                                      st.floats(-2, 2))), max_size=3),
+)
+KEYS = st.one_of(st.sampled_from([k for k in SCHEMA if k != "expert_0"]),
+                 st.sampled_from(["expert_2.batch_size", "expert_4.act", "dist.n_buckets", "dist.norm.std",
+                                  "lerning_rate", "expert_9.seed"]))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> list[str]:
+    files = splits.write_synthetic(tmp_path_factory.mktemp("tiny"), {"train": 300, "val": 100, "test": 100}, seed=3)
+    return ["--data"] + [str(files[s][0]) for s in SPLITS]
+
+
+@pytest.fixture(scope="module")
+def property_log_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("property_log")
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=KEYS, value=st.one_of(LITERALS.map(repr), LITERALS.map(json.dumps), st.text(max_size=30)))
+@example(key="seed", value="0")  # found by this test: seed 0 of expert -1 gave numpy a negative seed mid-training
+@example(key="seed", value=str(2 ** 63 - 1))
+@example(key="learning_rate", value="10")
+def test_random_overrides_are_refused_before_a_folder_or_finish(tiny_data, property_log_root, key, value):
+    """Issue 13: random -m values never give a traceback, nor a run folder that is not finished."""
+    before = set(property_log_root.rglob("version_*"))
+    code = run_cli(__import__("neuro_trigger.main", fromlist=["main"]).main,
+                   ["baseline_v2", "--log-root", str(property_log_root), *tiny_data, "-m", "epochs=1", f"{key}={value}"])
+    created = set(property_log_root.rglob("version_*")) - before
+    if code == 2:
+        assert not created, (key, value)
+    else:
+        assert code == 0 and len(created) == 1, (key, value, code)
+        assert json.loads((created.pop() / "summary.json").read_text())["status"] == "finished", (key, value)

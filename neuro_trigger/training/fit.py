@@ -74,9 +74,10 @@ class StopOnRequest(pl.Callback):
 
 def make_sampler(data: ExpertData):
     train = data.splits["train"]
+    seed = (data.config["seed"] + data.expert) % 2 ** 64  # numpy wants >= 0: seed 0 of expert -1 is 2**64 - 1
     if data.config["dist"]:
-        return BucketSampler(train.z_reco, data.config["dist"], seed=data.config["seed"] + data.expert)
-    return PermutationSampler(len(train), seed=data.config["seed"] + data.expert)
+        return BucketSampler(train.z_reco, data.config["dist"], seed=seed)
+    return PermutationSampler(len(train), seed=seed)
 
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
