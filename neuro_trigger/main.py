@@ -86,6 +86,8 @@ def check_before_imports(config_name: str, overrides: dict) -> None:
 
 def check_log_root(log_root: Path) -> None:
     """The log root, or the nearest folder above it that exists, can hold run folders."""
+    if "\0" in str(log_root):
+        raise UserError(f"log root {str(log_root)!r}: a path cannot hold a NUL character")
     existing = log_root.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

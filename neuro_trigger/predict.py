@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     config, networks = load_networks(args.run_dir, args.checkpoint)
-    data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
+    with user_input("--filter"):
+        data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
     tracks = data_filter.apply(io.read_files(args.files))
     pred, used = predict(networks, tracks)
     predicted = used != -2

@@ -24,16 +24,16 @@ from neuro_trigger.data import io
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import plots, report
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.evaluation.reference import compare_to_reference
-from neuro_trigger.errors import UserError
 from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
-from neuro_trigger.runs.signals import stop_on_signals
+from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
@@ -222,6 +222,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
         write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
                                                            + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)
+        folder.unlock_run_folder(run_dir)
 
 
 def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict[int, ExpertResult],

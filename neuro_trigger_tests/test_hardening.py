@@ -197,6 +197,9 @@ def test_a_locked_run_folder_is_refused_with_the_holders_pid_and_host(finished_r
         holder.wait()
     folder.lock_run_folder(run_dir)  # the kernel released the killed holder's lock
     assert json.loads((run_dir / folder.LOCK_NAME).read_text())["pid"] == os.getpid()
+    folder.unlock_run_folder(run_dir)
+    assert run_module("-c", f"from neuro_trigger.runs import folder; folder.lock_run_folder({str(run_dir)!r})"
+                      ).returncode == 0
 
 
 def test_two_resumes_of_one_interrupted_run_started_together(tmp_path, small_data_args):

@@ -2,7 +2,7 @@
 
 A version is claimed by `mkdir`, which is atomic: of two runs starting at once, the second
 gets the next number. The process that trains into a folder (a fresh run or `--resume`) holds an
-exclusive `flock` on its `run.lock` until it exits, so a second `--resume` of it is refused.
+exclusive `flock` on its `run.lock` while it trains, so a second `--resume` of it is refused.
 """
 import datetime
 import fcntl
@@ -56,7 +56,8 @@ def append_run_log(log_root: Path, run_dir: Path, description: str) -> None:
 
 
 def lock_run_folder(run_dir: Path) -> None:
-    """Hold an exclusive lock on `run_dir` for the rest of this process; refuse when another process holds it.
+    """Hold an exclusive lock on `run_dir` until `unlock_run_folder` or the end of this process; refuse
+    when another process holds it.
 
     The kernel drops the lock when the process ends, however it ends (kill -9 included), so a lock is
     never stale. The lock file records the holder's pid and host for the refusal message.
@@ -83,6 +84,14 @@ def lock_run_folder(run_dir: Path) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
     _held_locks[key] = fd
+
+
+def unlock_run_folder(run_dir: Path) -> None:
+    """Give up this process's lock of `run_dir` once it no longer trains into it (in-process sweeps run
+    many trials; a CLI process ends right after)."""
+    fd = _held_locks.pop(Path(run_dir).resolve(), None)
+    if fd is not None:
+        os.close(fd)  # closing the last descriptor releases the flock
 
 
 def _holder(lock_file: Path) -> str:

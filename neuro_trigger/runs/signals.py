@@ -9,6 +9,7 @@ import threading
 from typing import Iterator
 
 log = logging.getLogger("neuro_trigger.run")
+INTERRUPTED_EXIT_CODES = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # 130 (Ctrl-C), 143 (SIGTERM)
 
 
 class CaughtSignals:
