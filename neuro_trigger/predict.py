@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.out is not None and not args.out.parent.is_dir():
         raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    warning = unfinished_warning(args.run_dir, read_run_summary(args.run_dir))
+    summary = read_run_summary(args.run_dir)
+    run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     config, networks = load_networks(args.run_dir, args.checkpoint)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     untrained = {str(int(e)): int(c) for e, c in zip(*np.unique(tracks.expert[~predicted], return_counts=True))}
     result = {"run": str(args.run_dir), "files": args.files, "filter": repr(data_filter), "rows": len(tracks),
               "rows_predicted": int(predicted.sum()), "rows_without_trained_expert": untrained,
-              "experts": {}, "overall": None, "warning": warning}
+              "experts": {}, "overall": None, "run_status": run_status, "warning": warning}
     for expert in sorted(networks):
         rows = used == expert
         result["experts"][f"expert_{expert}"] = evaluate(pred[rows], tracks.reco[rows], tracks.old[rows],

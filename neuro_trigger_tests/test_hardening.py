@@ -155,8 +155,9 @@ def test_predict_warns_about_an_unfinished_run(finished_run, small_files, tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("warning: ") and "'interrupted'" in result.stderr
     assert "expert_3 finished at epoch 2" in result.stderr
-    warning = json.loads(result.stdout)["warning"]
-    assert "'interrupted'" in warning and "epoch 2" in warning
+    report = json.loads(result.stdout)
+    assert report["run_status"] == "interrupted"
+    assert "'interrupted'" in report["warning"] and "epoch 2" in report["warning"]
     finished = run_module("-m", "neuro_trigger.predict", str(finished_run), str(small_files["test"][0]), "--json")
     assert json.loads(finished.stdout)["warning"] is None and "warning" not in finished.stderr
 
