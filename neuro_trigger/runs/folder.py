@@ -14,7 +14,7 @@ from pathlib import Path
 from neuro_trigger.errors import UserError
 
 LOCK_NAME = "run.lock"
-_held_locks: dict[Path, int] = {}  # run folder -> open descriptor of its lock file, kept until the process ends
+_held_locks: dict[Path, int] = {}  # run folder -> open descriptor of its lock file, while this process trains
 
 PRODUCTION_LOG_ROOT = Path(__file__).resolve().parents[2] / "log"
 DEBUG_LOG_ROOT = Path("/tmp/nt_pytorch_debug_log")
