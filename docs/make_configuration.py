@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from neuro_trigger.config import EXPERT_KEYS, SCHEMA  # noqa: E402
+from neuro_trigger.config import EXPERT_KEYS, SCHEMA, Range  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
 
 TARGET = ROOT / "docs" / "configuration.md"
@@ -18,6 +18,14 @@ TARGET = ROOT / "docs" / "configuration.md"
 def _type_name(types: tuple[type, ...]) -> str:
     names = {int: "int", float: "float", str: "string", dict: "dict", list: "list", type(None): "null"}
     return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def _allowed(spec) -> str:
+    if spec.allowed is None:
+        return "-"
+    if isinstance(spec.allowed, Range):
+        return str(spec.allowed).replace("*", "\\*")
+    return ", ".join(f"`{json.dumps(choice)}`" for choice in spec.allowed)
 
 
 def render() -> str:
@@ -32,8 +40,11 @@ def render() -> str:
         "key last (dotted paths reach into dicts: `-m dist.n_buckets=21 expert_2.batch_size=16`).",
         "Resolution order: parent chain, the config, `expert_x`, then `-m`. Nested dicts merge key by key.",
         "",
-        "| key | type | default (`base`) | meaning | example (`-m key=...`) |",
-        "|---|---|---|---|---|",
+        "Every value is checked against its type and allowed values before anything is read or a run folder",
+        "is made; booleans are not accepted where a number is expected.",
+        "",
+        "| key | type | allowed | default (`base`) | meaning | example (`-m key=...`) |",
+        "|---|---|---|---|---|---|",
     ]
     for key, spec in SCHEMA.items():
         if key in EXPERT_KEYS[1:]:
@@ -41,7 +52,8 @@ def render() -> str:
         name = "expert_0 .. expert_4" if key == EXPERT_KEYS[0] else key
         default = json.dumps(base[key]) if key in base else ("{}" if key in EXPERT_KEYS else "-")
         example = spec.example.replace("|", "\\|")
-        lines.append(f"| `{name}` | {_type_name(spec.types)} | `{default}` | {spec.meaning} | `{example}` |")
+        lines.append(f"| `{name}` | {_type_name(spec.types)} | {_allowed(spec)} | `{default}` | {spec.meaning} "
+                     f"| `{example}` |")
     lines += ["", "## Named configs", "", "| config | extends | description |", "|---|---|---|"]
     for name, config in configs.items():
         lines.append(f"| `{name}` | {config.get('extends') or '-'} | {config.get('description', '')} |")

@@ -1,49 +1,89 @@
 """Resolve a named config into a validated dict: extends chain, the config, expert_x, overrides.
 
-`SCHEMA` is the single list of known keys (type, default, meaning); validation, the unknown-key
-suggestions and the generated docs all read it.
+`SCHEMA` is the single list of known keys (type, allowed values, default, meaning); validation,
+the unknown-key suggestions and the generated docs all read it. Nothing here imports torch, so a
+mistake is answered before the heavy imports of a run.
 """
 import ast
 import copy
 import difflib
 import json
+import math
 from typing import Any, NamedTuple
 
-from neuro_trigger import models
+from neuro_trigger import names
 from neuro_trigger.configs import configs as NAMED_CONFIGS
 from neuro_trigger.constants import ALL_EXPERTS, EXPERTS
 from neuro_trigger.data.filters import FILTERS, parse_filter
-from neuro_trigger.data.sampler import bucket_probabilities
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, short_repr
 
 EXPERT_KEYS = [f"expert_{x}" for x in EXPERTS]
 NUMBER = (int, float)
+MAX_NESTING = 32  # levels of lists/dicts in one -m value
+MAX_BUCKETS = 10_000  # dist.n_buckets: more buckets than this only costs memory
+
+
+def _number_text(x: float) -> str:
+    """2**63 rather than 9223372036854775808 in messages and docs."""
+    if isinstance(x, int) and x >= 2 ** 20:
+        for offset, suffix in ((0, ""), (1, " - 1")):
+            if (x + offset) & (x + offset - 1) == 0:
+                return f"2**{(x + offset).bit_length() - 1}{suffix}"
+    return repr(x)
+
+
+class Range(NamedTuple):
+    """Allowed numbers: low <= x <= high (< with `low_open` / `high_open`); None leaves a side open."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, x: Any) -> bool:
+        if isinstance(x, float) and math.isnan(x):
+            return False
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return self.high is None or (x < self.high if self.high_open else x <= self.high)
+
+    def __str__(self) -> str:
+        if self.low is not None and self.low == self.high:
+            return _number_text(self.low)
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {_number_text(self.low)}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {_number_text(self.high)}")
+        return " and ".join(parts)
+
 
 class Key(NamedTuple):
-    types: tuple[type, ...]  # accepted Python types of the value
+    types: tuple[type, ...]  # accepted Python types of the value (bool only where listed)
     meaning: str
     example: str  # as one would write it after -m
+    allowed: Range | tuple | None = None  # numbers: a Range; names or codes: the tuple of choices
 
 
 SCHEMA: dict[str, Key] = {
-    "version": Key(NUMBER, "Version number of the config, bumped when its meaning changes.", "2"),
+    "version": Key(NUMBER, "Version number of the config, bumped when its meaning changes.", "2", Range(0)),
     "description": Key((str,), "One line saying what this config tries.", '"tanh/2 with reweighting"'),
     "extends": Key((str, type(None)), "Name of the parent config whose keys this one changes (configs.py only).",
                    '"baseline_v2"'),
     "data": Key((str, dict), "'synthetic' (the embedded data set) or {'train': [files], 'val': [...], 'test': [...]}.",
                 '{"train": ["random1.gz"], "val": ["random2.gz"], "test": ["random3.gz"]}'),
-    "learning_rate": Key(NUMBER, "Optimizer learning rate.", "0.001"),
-    "batch_size": Key((int,), "Training rows per step.", "512"),
-    "weight_decay": Key(NUMBER, "L2 weight decay (not used by Rprop).", "1e-5"),
-    "in_size": Key((int,), "Network inputs: 27 (3 per superlayer).", "27"),
-    "out_size": Key((int,), "Network outputs: 1 trains on z only, 2 on z and theta.", "1"),
-    "workers": Key((int,), "How many experts train at the same time (one thread each).", "2"),
-    "epochs": Key((int,), "Maximum training epochs per expert.", "200"),
-    "model": Key((str,), "Network class: " + ", ".join(models.MODELS) + ".", '"BaselineModelBN"'),
-    "loss": Key((str,), "Loss: " + ", ".join(models.LOSSES) + ".", '"SmoothL1Loss"'),
-    "optim": Key((str,), "Optimizer: " + ", ".join(models.OPTIMIZERS) + ".", '"Rprop"'),
-    "act": Key((str,), "Activation: " + ", ".join(models.ACTIVATIONS) + ".", '"softsign"'),
-    "experts": Key((list,), "Experts to train: any of 0..4, or [-1] for one network on all rows.", "[0,1]"),
+    "learning_rate": Key(NUMBER, "Optimizer learning rate.", "0.001", Range(0, 10, low_open=True)),
+    "batch_size": Key((int,), "Training rows per step.", "512", Range(1, 2 ** 31 - 1)),
+    "weight_decay": Key(NUMBER, "L2 weight decay (not used by Rprop).", "1e-5", Range(0, 1)),
+    "in_size": Key((int,), "Network inputs: 27 (3 per superlayer).", "27", Range(27, 27)),
+    "out_size": Key((int,), "Network outputs: 1 trains on z only, 2 on z and theta.", "1", (1, 2)),
+    "workers": Key((int,), "How many experts train at the same time (one thread each).", "2", Range(1, 1024)),
+    "epochs": Key((int,), "Maximum training epochs per expert.", "200", Range(1, 10 ** 6)),
+    "model": Key((str,), "Network class.", '"BaselineModelBN"', names.MODELS),
+    "loss": Key((str,), "Loss.", '"SmoothL1Loss"', names.LOSSES),
+    "optim": Key((str,), "Optimizer.", '"Rprop"', names.OPTIMIZERS),
+    "act": Key((str,), "Activation.", '"softsign"', names.ACTIVATIONS),
+    "experts": Key((list,), "Experts to train: distinct numbers of 0..4, or [-1] for one network on all rows.",
+                   "[0,1]"),
     "compare_to": Key((str, type(None)), "Earlier run (relative to the log root) whose predictions replace the "
                                          "old-network columns as the reference.", '"baseline_v2/version_4"'),
     "load_pre_trained_weights": Key((str, type(None)), "weights.json (or a run folder holding one) to start from.",
@@ -51,14 +91,16 @@ SCHEMA: dict[str, Key] = {
     "filter": Key((str,), "Dataset filter expression (filters: " + ", ".join(sorted(FILTERS)) + ").",
                   '"ConCatFilter([Max2EventsFilter(), DuplicateEventsFilter()])"'),
     "dist": Key((dict, type(None)), "z reweighting: {'n_buckets': n, 'inf_bounds': b, 'norm': {'mean': m, 'std': s}} "
-                                    "or {'n_buckets': n, 'uniform': {'lower': a, 'upper': b}}; null trains unweighted.",
+                                    "or {'n_buckets': n, 'uniform': {'lower': a, 'upper': b}}, n <= "
+                                    f"{MAX_BUCKETS}; null trains unweighted.",
                 '{"n_buckets": 11, "inf_bounds": true, "norm": {"mean": 0, "std": 0.4}}'),
-    "seed": Key((int,), "Random seed of initialisation, shuffling and sampling.", "7"),
+    "seed": Key((int,), "Random seed of initialisation, shuffling and sampling.", "7", Range(0, 2 ** 63, high_open=True)),
     "early_stopping_patience": Key((int, type(None)), "Epochs without a better val_loss before an expert stops; "
-                                                      "null: never.", "null"),
-    "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10"),
-    "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20"),
-    **{key: Key((dict,), f"Overrides for expert {key[-1]} only (any key above but extends).",
+                                                      "null: never.", "null", Range(0)),
+    "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10", Range(1)),
+    "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20",
+                    Range(0, 100, low_open=True)),
+    **{key: Key((dict,), "Overrides for one expert only: expert_x for expert x (any key above but extends).",
                 '{"batch_size": 128}') for key in EXPERT_KEYS},
 }
 
@@ -103,12 +145,27 @@ def parse_value(text: str) -> Any:
     """A `-m` value: a Python or JSON literal, else the plain string (never evaluated)."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
+
+
+def _nesting(value: Any) -> int:
+    """Levels of lists, tuples and dicts in a value (counted without recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -116,15 +173,18 @@ def parse_overrides(items: list[str]) -> dict:
     changes: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"-m {item!r}: expected KEY=VALUE, e.g. batch_size=512 or dist.n_buckets=21")
         *parents, leaf = key.strip().split(".")
+        if not sep or not all(part.strip() for part in [*parents, leaf]):
+            raise UserError(f"-m {short_repr(item)}: expected KEY=VALUE, e.g. batch_size=512 or dist.n_buckets=21")
         node = changes
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise UserError(f"-m {item!r}: {part!r} is set to a value and used as a section")
-        node[leaf] = parse_value(value.strip())
+                raise UserError(f"-m {short_repr(item)}: {part!r} is set to a value and used as a section")
+        parsed = parse_value(value.strip())
+        if _nesting(parsed) > MAX_NESTING:
+            raise UserError(f"-m {short_repr(key.strip())}: value nested more than {MAX_NESTING} levels deep")
+        node[leaf] = parsed
     return changes
 
 
@@ -134,39 +194,82 @@ def _check_keys(section: dict, where: str, allow_experts: bool) -> None:
         if key == "extends" and allow_experts:
             continue
         if key not in known:
-            raise UserError(f"{where}: unknown key {key!r}{_suggest(key, known)}")
+            raise UserError(f"{where}: unknown key {short_repr(key)}{_suggest(str(key), known)}")
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
 
 def _check_types(config: dict, where: str) -> None:
     for key, value in config.items():
         types = SCHEMA[key].types
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise UserError(f"{where}: key {key!r} must be {names}, got {value!r}")
+            raise UserError(f"{where}: key {key!r} must be {_type_names(types)}, got {short_repr(value)}")
+
+
+def _check_allowed(key: str, value: Any, where: str) -> None:
+    """The value against SCHEMA's allowed range or choices."""
+    allowed = SCHEMA[key].allowed
+    if allowed is None or value is None:
+        return
+    if isinstance(allowed, Range):
+        if value not in allowed:
+            raise UserError(f"{where}: {key!r} must be {allowed}, got {short_repr(value)}")
+    elif value not in allowed:
+        if all(isinstance(choice, str) for choice in allowed):
+            raise UserError(f"{where}: unknown {key} {short_repr(value)}{_suggest(value, allowed)}; "
+                            f"expected one of {', '.join(allowed)}")
+        raise UserError(f"{where}: {key!r} must be one of {', '.join(map(str, allowed))}, got {short_repr(value)}")
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_dist(dist: dict, where: str) -> None:
+    """The shape of a `dist` entry here; what its numbers mean is checked by the sampler itself."""
+    unknown = sorted(map(str, set(dist) - {"n_buckets", "inf_bounds", "norm", "uniform"}))
+    if unknown:
+        raise UserError(f"{where}: dist: unknown key {short_repr(unknown[0])}; expected n_buckets, inf_bounds, "
+                        "and norm or uniform")
+    n = dist.get("n_buckets")
+    if type(n) is not int or not 1 <= n <= MAX_BUCKETS:
+        raise UserError(f"{where}: dist.n_buckets: expected an integer >= 1 and <= {MAX_BUCKETS}, got {short_repr(n)}")
+    if not isinstance(dist.get("inf_bounds", False), bool):
+        raise UserError(f"{where}: dist.inf_bounds: expected true or false, got {short_repr(dist['inf_bounds'])}")
+    if "norm" in dist and "uniform" in dist:
+        raise UserError(f"{where}: dist: give either 'norm' or 'uniform', not both")
+    for part, numbers in (("norm", ("mean", "std")), ("uniform", ("lower", "upper"))):
+        if part not in dist:
+            continue
+        section = dist[part]
+        if not isinstance(section, dict) or not set(section) <= set(numbers):
+            raise UserError(f"{where}: dist.{part}: expected {{{', '.join(map(repr, numbers))}}}, "
+                            f"got {short_repr(section)}")
+        for name, value in section.items():
+            if not _finite_number(value):
+                raise UserError(f"{where}: dist.{part}.{name}: expected a finite number, got {short_repr(value)}")
+    from neuro_trigger.data.sampler import bucket_probabilities  # scipy: only when a dist is configured
+
+    bucket_probabilities(dist)
 
 
 def _check_values(config: dict, where: str) -> None:
-    for key, registry in (("model", models.MODELS), ("act", models.ACTIVATIONS), ("loss", models.LOSSES),
-                          ("optim", models.OPTIMIZERS)):
-        if config[key] not in registry:
-            raise UserError(f"{where}: unknown {key} {config[key]!r}{_suggest(config[key], registry)}; "
-                            f"expected one of {', '.join(registry)}")
+    for key in config:
+        _check_allowed(key, config[key], where)
     experts = config["experts"]
-    valid = experts == [ALL_EXPERTS] or (experts and all(isinstance(x, int) and x in EXPERTS for x in experts)
+    valid = experts == [ALL_EXPERTS] or (experts and all(type(x) is int and x in EXPERTS for x in experts)
                                          and len(set(experts)) == len(experts))
     if not valid:
-        raise UserError(f"{where}: 'experts' must be distinct numbers of 0..4, or [-1], got {experts!r}")
-    for key, low in (("batch_size", 1), ("epochs", 1), ("workers", 1), ("in_size", 1), ("plot_every", 1)):
-        if config[key] < low:
-            raise UserError(f"{where}: {key!r} must be >= {low}, got {config[key]!r}")
-    if config["out_size"] not in (1, 2):
-        raise UserError(f"{where}: 'out_size' must be 1 (z) or 2 (z and theta), got {config['out_size']!r}")
-    if not config["learning_rate"] > 0:
-        raise UserError(f"{where}: 'learning_rate' must be positive, got {config['learning_rate']!r}")
+        raise UserError(f"{where}: 'experts' must be distinct numbers of 0..4, or [-1], got {short_repr(experts)}")
     try:
-        parse_filter(config["filter"])
+        try:
+            parse_filter(config["filter"])
+        except (RecursionError, MemoryError):
+            raise UserError(f"filter: expression nested too deeply ({len(config['filter'])} characters)") from None
         if config["dist"] is not None:
-            bucket_probabilities(config["dist"])
+            _check_dist(config["dist"], where)
     except UserError as e:
         raise UserError(f"{where}: {e}") from None
 
@@ -193,6 +296,9 @@ def resolve(name: str, overrides: dict | None = None, named: dict | None = None)
         raise UserError(f"config {name!r}: missing keys {', '.join(missing)} (does it extend 'base'?)")
     config["_overrides"] = overrides
     where = f"config {name!r}"
+    for key in EXPERT_KEYS:
+        if key in config and not isinstance(config[key], dict):
+            raise UserError(f"{where}: key {key!r} must be a dict of overrides, got {short_repr(config[key])}")
     for expert in [ALL_EXPERTS] + [x for x in EXPERTS if config.get(f"expert_{x}")]:
         resolved = for_expert(config, expert)
         at = where if expert == ALL_EXPERTS else f"{where} expert_{expert}"
@@ -206,7 +312,7 @@ def for_expert(config: dict, expert: int) -> dict:
     flat = {k: v for k, v in config.items() if k not in EXPERT_KEYS and not k.startswith("_")}
     section = config.get(f"expert_{expert}", {}) if expert != ALL_EXPERTS else {}
     if not isinstance(section, dict):
-        raise UserError(f"key 'expert_{expert}' must be a dict of overrides, got {section!r}")
+        raise UserError(f"key 'expert_{expert}' must be a dict of overrides, got {short_repr(section)}")
     top_level_overrides = {k: v for k, v in config.get("_overrides", {}).items() if k not in EXPERT_KEYS}
     return merge(merge(flat, section), top_level_overrides)
 

@@ -8,7 +8,7 @@ import torch
 from neuro_trigger import config as config_lib
 from neuro_trigger.constants import ALL_EXPERTS
 from neuro_trigger.data.tracks import Tracks
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 from neuro_trigger.models import build_network
 from neuro_trigger.runs import export
 
@@ -26,14 +26,35 @@ def read_run_summary(run_dir: Path) -> dict:
     return summary
 
 
+def unfinished_warning(run_dir: Path, summary: dict) -> str | None:
+    """A warning naming the status and epochs of a run that did not finish (None for a finished run)."""
+    status = summary.get("status")
+    if status == "finished":
+        return None
+    experts = summary.get("experts") if isinstance(summary.get("experts"), dict) else {}
+    epochs = ", ".join(f"{name} {e.get('status')} at epoch {e.get('epochs')}" for name, e in experts.items()
+                       if isinstance(e, dict))
+    return (f"{run_dir} is {status!r}, not finished: its networks are from an unfinished run"
+            + (f" ({epochs})" if epochs else ""))
+
+
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, KeyError ... for a bad file
+        raise UserError(f"checkpoint {path} is unreadable ({describe(e)})") from None
+    return state
+
+
 def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[int, torch.nn.Module]]:
     """The run's resolved config and one network per trained expert, from its best or last checkpoint
     (weights.json when a checkpoint is missing, e.g. copied without ckpts/)."""
     run_dir = Path(run_dir)
     summary = read_run_summary(run_dir)
     config = {**summary["config"], "_overrides": summary.get("overrides", {})}
-    trained = [int(name.split("_", 1)[1]) for name, e in summary.get("experts", {}).items()
-               if e.get("status") in ("finished", "interrupted")]
+    experts = summary.get("experts") if isinstance(summary.get("experts"), dict) else {}
+    trained = [int(name.split("_", 1)[1]) for name, e in experts.items()
+               if isinstance(e, dict) and e.get("status") in ("finished", "interrupted")]
     if not trained:
         raise UserError(f"{run_dir}: the run has no trained expert (status {summary.get('status')!r})")
     networks = {}
@@ -42,7 +63,7 @@ def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[i
         network = build_network(config_lib.for_expert(config, expert))
         path = run_dir / f"expert_{expert}" / "ckpts" / f"{checkpoint}.ckpt"
         if path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+            state = _load_checkpoint(path)
             network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()
                                      if k.startswith("network.")})
         elif checkpoint == "best":

@@ -1,8 +1,11 @@
 """Train the NeuroTrigger experts: `python neuro_trigger/main.py CONFIG [-p] [-s] [-d DESCRIPTION] [-m KEY=VALUE ...]`.
 
-Only this file touches argparse; user mistakes become one line on stderr and exit code 2.
+Only this file touches argparse; user mistakes become one line on stderr and exit code 2. The
+config, the overrides and the paths are checked before torch and Lightning are imported, so a
+typo is answered in about a second.
 """
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -13,11 +16,12 @@ PROCESS_START = time.time()
 if __package__ in (None, ""):  # run as a script: make the package importable without PYTHONPATH
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from neuro_trigger import config as config_lib  # noqa: E402
 from neuro_trigger.cli import run_cli  # noqa: E402
-from neuro_trigger.config import parse_overrides  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
-from neuro_trigger.data.splits import SPLITS  # noqa: E402
+
+SPLITS = ("train", "val", "test")  # the order of --data; neuro_trigger.data.splits.SPLITS, without its imports
 
 EPILOG = """available configs:
 {configs}
@@ -45,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train one network on all rows (expert -1) instead of the five experts")
     parser.add_argument("-d", "--description", default=None,
                         help="one-line description of the run (asked for in production runs on a terminal)")
-    parser.add_argument("-m", "--modify", nargs="+", default=[], metavar="KEY=VALUE",
+    parser.add_argument("-m", "--modify", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="override config keys with dotted paths; values are Python/JSON literals, "
-                             "else strings (e.g. expert_2.batch_size=16 act=softsign dist.n_buckets=21)")
+                             "else strings (e.g. expert_2.batch_size=16 act=softsign dist.n_buckets=21); "
+                             "-m may be repeated")
     parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
                         help="data files per split instead of the config's data set; "
                              "several files of one split are joined with commas")
@@ -67,32 +72,70 @@ def description_of(args: argparse.Namespace) -> str:
     return ""
 
 
+def check_before_imports(config_name: str, overrides: dict) -> None:
+    """The config, the overrides and the data paths, checked without torch (run.py checks them all again)."""
+    config = config_lib.resolve(config_name, overrides)
+    if isinstance(config["data"], dict):
+        from neuro_trigger.data.splits import resolve_files
+
+        for split, paths in resolve_files(config["data"]).items():
+            for path in paths:
+                if not path.exists():
+                    raise UserError(f"{path}: data file not found (data.{split})")
+
+
+def check_log_root(log_root: Path) -> None:
+    """The log root, or the nearest folder above it that exists, can hold run folders."""
+    if "\0" in str(log_root):
+        raise UserError(f"log root {str(log_root)!r}: a path cannot hold a NUL character")
+    existing = log_root.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"log root {log_root}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"log root {log_root}: {existing} is not writable")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.resume is not None:
+        if args.config or args.modify or args.data or args.log_root:
+            raise UserError("--resume takes only the run folder: the run's own config and data are used")
+        from neuro_trigger.runs import folder
+        from neuro_trigger.runs.resume import load_resumable
+
+        load_resumable(args.resume)
+        folder.lock_run_folder(args.resume)  # held until this process ends (run.resume's own call is a no-op)
+    elif not args.config:
+        raise UserError("no config given; choose one of: " + ", ".join(configs))
+    else:
+        overrides = config_lib.parse_overrides(args.modify)
+        data = None
+        if args.data is not None:
+            data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
+        check_before_imports(args.config, overrides if data is None else {**overrides, "data": data})
+        from neuro_trigger.runs import folder
+
+        check_log_root(args.log_root or (folder.PRODUCTION_LOG_ROOT if args.production else folder.DEBUG_LOG_ROOT))
+
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
-    from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after --help
+    from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after the checks
     from neuro_trigger.runs.logs import configure_console
 
     configure_console(interactive=sys.stderr.isatty())
     if args.resume is not None:
-        if args.config or args.modify or args.data or args.log_root:
-            raise UserError("--resume takes only the run folder: the run's own config and data are used")
         run_dir, code = resume(args.resume)
-        print(f"run folder: {run_dir}")
-        return code
-    if not args.config:
-        raise UserError("no config given; choose one of: " + ", ".join(configs))
-
-    data = None
-    if args.data is not None:
-        data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
-    request = RunRequest(config_name=args.config, overrides=parse_overrides(args.modify),
-                         production=args.production, solo_expert=args.solo_expert, data_files=data,
-                         log_root=args.log_root, description="", process_start=PROCESS_START)
-    resolve_request(request)  # a config mistake is reported before anyone is asked for a description
-    request.description = description_of(args)
-    run_dir, code = execute(request)
+    else:
+        request = RunRequest(config_name=args.config, overrides=overrides, production=args.production,
+                             solo_expert=args.solo_expert, data_files=data, log_root=args.log_root,
+                             description="", process_start=PROCESS_START)
+        resolve_request(request)  # a config mistake is reported before anyone is asked for a description
+        request.description = description_of(args)
+        run_dir, code = execute(request)
     print(f"run folder: {run_dir}")
+    if code not in (0, 2):
+        print(f"to continue it: python neuro_trigger/main.py --resume {run_dir}")
     return code
 
 

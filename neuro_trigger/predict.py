@@ -16,8 +16,9 @@ from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.cli import run_cli
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
+from neuro_trigger.errors import UserError, user_input
 from neuro_trigger.evaluation.metrics import evaluate
-from neuro_trigger.inference import load_networks, predict
+from neuro_trigger.inference import load_networks, predict, read_run_summary, unfinished_warning
 from neuro_trigger.runs.export import prediction_columns
 
 SHOWN = ["rows", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
@@ -27,7 +28,8 @@ SHOWN = ["rows", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trim
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m neuro_trigger.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="a finished run folder, e.g. log/baseline_v2/version_0")
+    parser.add_argument("run_dir", type=Path, help="a run folder, e.g. log/baseline_v2/version_0 (an unfinished "
+                                                    "one is used with a warning)")
     parser.add_argument("files", nargs="+", help="neuroresults files to predict (concatenated in order)")
     parser.add_argument("--out", type=Path, help="write the rows with PredZ, PredTheta (scaled) and "
                                                   "PredZ_cm, PredTheta_deg appended")
@@ -37,15 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
 
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    summary = read_run_summary(args.run_dir)
+    run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     config, networks = load_networks(args.run_dir, args.checkpoint)
-    data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
+    with user_input("--filter"):
+        data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
     tracks = data_filter.apply(io.read_files(args.files))
     pred, used = predict(networks, tracks)
     predicted = used != -2
     untrained = {str(int(e)): int(c) for e, c in zip(*np.unique(tracks.expert[~predicted], return_counts=True))}
     result = {"run": str(args.run_dir), "files": args.files, "filter": repr(data_filter), "rows": len(tracks),
               "rows_predicted": int(predicted.sum()), "rows_without_trained_expert": untrained,
-              "experts": {}, "overall": None}
+              "experts": {}, "overall": None, "run_status": run_status, "warning": warning}
     for expert in sorted(networks):
         rows = used == expert
         result["experts"][f"expert_{expert}"] = evaluate(pred[rows], tracks.reco[rows], tracks.old[rows],
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if predicted.any():
         result["overall"] = evaluate(pred[predicted], tracks.reco[predicted], tracks.old[predicted], config["z_cut_cm"])
     if args.out:
-        with atomic_path(args.out) as tmp:
+        with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
             io.write_file(tmp, tracks, extra=prediction_columns(pred))
         result["out"] = str(args.out)
     if args.json:

@@ -24,15 +24,16 @@ from neuro_trigger.data import io
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import plots, report
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.evaluation.reference import compare_to_reference
-from neuro_trigger.models import build_network
+from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
-from neuro_trigger.runs.resume import check_data_unchanged, load_resumable
-from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODE, stop_on_signals
+from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
+from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
@@ -80,11 +81,27 @@ def _build_networks(config: dict) -> dict[int, torch.nn.Module]:
     for expert in config["experts"]:
         expert_config = config_lib.for_expert(config, expert)
         with torch.random.fork_rng():
-            torch.manual_seed(expert_config["seed"] * 10 + expert + 1)
+            torch.manual_seed((expert_config["seed"] * 10 + expert + 1) % 2 ** 64)  # seeds reach 2**63
             networks[expert] = build_network(expert_config)
+        _dry_build(expert, expert_config, networks[expert])
         if weights is not None:
             export.load_weights(networks[expert], weights, expert, source)
     return networks
+
+
+def _dry_build(expert: int, expert_config: dict, network: torch.nn.Module) -> None:
+    """Build the expert's loss and optimizer and pass two rows through its network, so a combination
+    the config check cannot foresee is refused before the run folder exists."""
+    try:
+        build_loss(expert_config)
+        build_optimizer(expert_config, network.parameters())
+        training = network.training
+        with torch.no_grad():
+            network.eval()(torch.zeros(2, expert_config["in_size"]))
+        network.train(training)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise UserError(f"expert {expert}: cannot build its {expert_config['model']} network with "
+                        f"{expert_config['optim']} and {expert_config['loss']}: {e}") from None
 
 
 def _environment() -> dict:
@@ -127,6 +144,7 @@ def execute(request: RunRequest) -> tuple[Path, int]:
     data, hashes, networks, prepared = _prepare(config, log_root, resolve_files(config["data"]))
     data_time = time.time() - started
     run_dir = folder.claim_version_folder(log_root, request.config_name)
+    folder.lock_run_folder(run_dir)
     summary = {
         "status": "running", "config_name": request.config_name, "description": request.description,
         "run_dir": str(run_dir), "production": request.production, "log_root": str(log_root),
@@ -146,8 +164,11 @@ def execute(request: RunRequest) -> tuple[Path, int]:
 def resume(run_dir: Path) -> tuple[Path, int]:
     """Continue an interrupted, failed or killed run in its own folder from each expert's last checkpoint."""
     run_dir = Path(run_dir)
-    summary = load_resumable(run_dir)
+    load_resumable(run_dir)  # a run folder at all, before a lock file is made in it
+    folder.lock_run_folder(run_dir)
+    summary = load_resumable(run_dir)  # again, under the lock: another resume may have finished it
     files = check_data_unchanged(run_dir, summary)
+    check_checkpoints(run_dir, summary)
     config = {**summary["config"], "_overrides": summary.get("overrides", {})}
     data, _, networks, prepared = _prepare(config, Path(summary.get("log_root", run_dir.parents[1])), files)
     summary.pop("error", None)
@@ -170,7 +191,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
                                                              if isinstance(d, expert_data.ExpertData)])
     try:
         training = time.time()
-        with stop_on_signals(stop):
+        with stop_on_signals(stop) as caught:
             results = train_experts(prepared, networks, run_dir, config["workers"], stop,
                                     lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume)
         mean_stream.close()
@@ -188,7 +209,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
             summary["status"] = "failed" if unfinished else "finished"
         if unfinished:
             summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
-        return INTERRUPTED_EXIT_CODE if stop.is_set() else (1 if unfinished else 0)
+        return caught.exit_code if stop.is_set() else (1 if unfinished else 0)
     except BaseException as e:
         summary["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         summary["error"] = f"{type(e).__name__}: {e}"
@@ -201,6 +222,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
         write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
                                                            + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)
+        folder.unlock_run_folder(run_dir)
 
 
 def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict[int, ExpertResult],

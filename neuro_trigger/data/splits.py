@@ -6,9 +6,11 @@ temporary folder and renamed into place, so two processes starting at once never
 """
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+from neuro_trigger.atomic import current_umask
 from neuro_trigger.data import io, synthetic
 from neuro_trigger.errors import UserError
 
@@ -42,8 +44,10 @@ def embedded_files() -> dict[str, list[Path]]:
     if all(f[0].is_file() for f in files.values()):
         return files
     folder.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating the embedded synthetic data set (once, ~10 s) into {folder} ...", file=sys.stderr, flush=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; the data set is for everyone
         write_synthetic(staging, EMBEDDED_ROWS, EMBEDDED_SEED)
         try:
             staging.rename(folder)

@@ -64,6 +64,8 @@ def find_runs(paths: list[Path]) -> list[Run]:
                 summary = json.loads((candidate / "summary.json").read_text())
             except (OSError, ValueError):
                 summary = {}
+            if not isinstance(summary, dict):  # valid JSON, but not a run summary: listed with this status
+                summary = {"status": "summary.json is not a JSON object"}
             runs.append(Run(candidate, summary))
     return runs
 

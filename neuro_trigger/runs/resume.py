@@ -1,45 +1,31 @@
 """What `--resume` needs to know about an earlier run folder, and the checks that refuse a bad one."""
 import json
-import os
-import platform
 from pathlib import Path
 
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 
 RESUMABLE = ("interrupted", "failed", "running")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def load_resumable(run_dir: Path) -> dict:
-    """The summary of a run that may be resumed; refuses finished, live or foreign folders."""
+    """The summary of a run that may be resumed; refuses finished or foreign folders (a live one is refused
+    by its lock, `folder.lock_run_folder`, which unlike a pid in summary.json cannot be stale)."""
     run_dir = Path(run_dir)
     path = run_dir / "summary.json"
     try:
         summary = json.loads(path.read_text())
     except (OSError, ValueError):
         raise UserError(f"--resume {run_dir}: not a run folder (no readable summary.json)") from None
-    if not isinstance(summary, dict) or not {"config", "data", "status", "config_name"} <= set(summary):
+    if not isinstance(summary, dict) or not {"config", "data", "status", "config_name"} <= set(summary) \
+            or not isinstance(summary["config"], dict) or not isinstance(summary["data"], dict):
         raise UserError(f"--resume {run_dir}: {path} is not a NeuroTrigger run summary")
     status = summary["status"]
     if status == "finished":
         raise UserError(f"--resume {run_dir}: the run already finished; nothing to resume")
     if status not in RESUMABLE:
         raise UserError(f"--resume {run_dir}: status {status!r} cannot be resumed")
-    pid = summary.get("pid")
-    if status == "running" and summary.get("host") == platform.node() and isinstance(pid, int) \
-            and pid != os.getpid() and _alive(pid):
-        raise UserError(f"--resume {run_dir}: the run is still running (pid {pid})")
     return summary
 
 
@@ -57,3 +43,21 @@ def check_data_unchanged(run_dir: Path, summary: dict) -> dict[str, list[Path]]:
                                 f"(sha256 differs); start a new run instead")
             files[split].append(path)
     return files
+
+
+def check_checkpoints(run_dir: Path, summary: dict) -> None:
+    """Every expert's `last.ckpt` loads; a truncated or corrupt one is named before the run is touched."""
+    import torch  # only --resume needs it here, after the cheap checks
+
+    for expert in summary["config"].get("experts", []):
+        path = run_dir / f"expert_{expert}" / "ckpts" / "last.ckpt"
+        if not path.is_file():
+            continue
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            valid = isinstance(checkpoint, dict) and isinstance(checkpoint.get("epoch"), int)
+        except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for a bad file
+            raise UserError(f"--resume {run_dir}: checkpoint {path} is unreadable ({describe(e)}); delete it "
+                            f"to train expert {expert} from the start, or restore it") from None
+        if not valid:
+            raise UserError(f"--resume {run_dir}: checkpoint {path} is not a Lightning checkpoint")

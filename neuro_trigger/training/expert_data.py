@@ -10,6 +10,7 @@ import torch
 
 from neuro_trigger.config import for_expert
 from neuro_trigger.data.filters import ExpertFilter, parse_filter
+from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
@@ -30,10 +31,12 @@ class ExpertData:
 
 
 def select(config: dict, experts: list[int], data: dict[str, Tracks],
-           references: dict[str, np.ndarray]) -> dict[int, ExpertData | UserError]:
-    """Each expert's data; an expert left without training rows gets a `UserError` naming its filter."""
+           references: dict[str, np.ndarray]) -> dict[int, ExpertData]:
+    """Each expert's data, with its filter and sampler applied; refuses (before any run folder exists)
+    when an expert is left without training or validation rows, naming the expert and its filter."""
     masks: dict[str, dict[str, np.ndarray]] = {}
-    prepared: dict[int, ExpertData | UserError] = {}
+    prepared: dict[int, ExpertData] = {}
+    problems = []
     for expert in experts:
         expert_config = for_expert(config, expert)
         expression = expert_config["filter"]
@@ -42,13 +45,22 @@ def select(config: dict, experts: list[int], data: dict[str, Tracks],
             masks[expression] = {split: data_filter.mask(data[split]) for split in SPLITS}
         splits, reference = {}, {}
         for split in SPLITS:
-            keep = masks[expression][split] & ExpertFilter(expert).mask(data[split])
+            of_expert = ExpertFilter(expert).mask(data[split])
+            keep = masks[expression][split] & of_expert
             splits[split] = data[split].subset(keep)
             reference[split] = references[split][keep]
-        if len(splits["train"]) == 0:
-            prepared[expert] = UserError(f"expert {expert}: no training rows left after filter {expression!r}")
-        elif len(splits["val"]) == 0:
-            prepared[expert] = UserError(f"expert {expert}: no validation rows left after filter {expression!r}")
+            if split != "test" and not keep.any():
+                name = "training" if split == "train" else "validation"
+                problems.append(f"expert {expert}: no {name} rows left after filter {expression!r} "
+                                f"({int(of_expert.sum())} rows of this expert before it)")
+                break
         else:
             prepared[expert] = ExpertData(expert, expert_config, splits, reference)
+            if expert_config["dist"]:  # the sampler's check against the rows it will draw from
+                try:
+                    BucketSampler(splits["train"].z_reco, expert_config["dist"], seed=0)
+                except UserError as e:
+                    problems.append(f"expert {expert}: {e}")
+    if problems:
+        raise UserError("; ".join(problems))
     return prepared

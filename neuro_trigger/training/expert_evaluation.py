@@ -23,9 +23,10 @@ CHUNK = 1 << 18  # rows per forward pass
 def make_sampler(data: ExpertData):
     """The training sampler of an expert: the z-bucket sampler when reweighted, else a seeded permutation."""
     train = data.splits["train"]
+    seed = (data.config["seed"] + data.expert) % 2 ** 64  # numpy wants >= 0: seed 0 of expert -1 is 2**64 - 1
     if data.config["dist"]:
-        return BucketSampler(train.z_reco, data.config["dist"], seed=data.config["seed"] + data.expert)
-    return PermutationSampler(len(train), seed=data.config["seed"] + data.expert)
+        return BucketSampler(train.z_reco, data.config["dist"], seed=seed)
+    return PermutationSampler(len(train), seed=seed)
 
 
 @torch.no_grad()

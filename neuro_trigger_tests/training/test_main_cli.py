@@ -140,15 +140,14 @@ def test_debug_run_trains_one_expert_for_few_epochs(tmp_path, small_data_args):
     assert not (tmp_path / "log.txt").exists()
 
 
-def test_an_expert_without_rows_fails_alone(tmp_path, small_data_args):
+def test_an_expert_without_rows_is_refused_before_the_run_folder(tmp_path, small_data_args):
+    """Issue 13: an expert left without rows by its filter used to fail after the run folder existed."""
     result = run_module("neuro_trigger/main.py", "baseline_v2", "-p", "-d", "", "--log-root", str(tmp_path),
-                        *small_data_args, "-m", "epochs=1", "experts=[0,3]", 'expert_3.filter="RangeFilter(0, 5)"')
-    assert result.returncode == 1
-    summary = json.loads((tmp_path / "baseline_v2" / "version_0" / "summary.json").read_text())
-    assert summary["status"] == "failed"
-    assert summary["experts"]["expert_0"]["status"] == "finished"
-    assert summary["experts"]["expert_3"]["status"] == "failed"
-    assert "RangeFilter(0, 5)" in summary["experts"]["expert_3"]["error"]
+                        *small_data_args, "-m", "epochs=1", "experts=[0,3]", 'expert_3.filter="RangeFilter(0, 0)"')
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: expert 3: no training rows left after filter 'RangeFilter(0, 0)'")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("args, message", [
