@@ -1,0 +1,250 @@
+"""The verdict against the old (hardware) network: each compared figure classed better, worse or
+indistinguishable at 95% confidence, and one sentence per expert and overall (docs/metrics.md).
+
+Works on the metrics dicts of summary.json. Where a deployable network has fixed-point figures
+(`X_fixed`, `X_fixed_err`, `X_fixed_vs_old`, `X_fixed_ci`), the verdict is that of the fixed-point network,
+which is what would run on the FPGAs.
+"""
+import math
+from dataclasses import dataclass
+
+from neuro_trigger.evaluation.uncertainty import Z95
+
+BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "indistinguishable", "unknown"
+CONFIDENCE = "95%"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # metric name in summary.json
+    label: str  # as the sentence names it
+    unit: str
+    fraction: bool  # efficiency / rejection: higher is better, judged by the difference; else lower, by the ratio
+
+
+FIGURES = [
+    Figure("loss", "loss", "", False),
+    Figure("z_diff_std", "z std", "cm", False),
+    Figure("z_diff_std_trimmed", "z trimmed std", "cm", False),
+    Figure("theta_diff_std", "theta std", "deg", False),
+    Figure("theta_diff_std_trimmed", "theta trimmed std", "deg", False),
+    Figure("efficiency", "IP efficiency", "", True),
+    Figure("rejection", "background rejection", "", True),
+]
+
+
+@dataclass
+class Judgement:
+    figure: Figure
+    value: float  # the network's figure (fixed point where present)
+    err: float  # one standard error
+    old: float
+    old_err: float
+    comparison: float  # value / old for resolutions and loss, value - old for fractions
+    comparison_err: float  # paired where the summary has it
+    paired: bool
+    verdict: str
+    float_value: float | None = None  # the float network's figure when `value` is the fixed-point one
+    float_err: float | None = None
+
+
+@dataclass
+class Verdict:
+    scope: str  # "expert 4", "overall"
+    fixed_point: bool
+    judgements: list[Judgement]
+
+    @property
+    def sentence(self) -> str:
+        return sentence(self)
+
+
+def _number(metrics: dict, key: str) -> float:
+    value = metrics.get(key)
+    return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+
+
+def fraction_err(metrics: dict, key: str) -> float:
+    """One standard error of an efficiency or rejection: the 95% interval's half width / 1.96."""
+    ci = metrics.get(f"{key}_ci")
+    if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
+        return float("nan")
+    return (float(ci[1]) - float(ci[0])) / (2 * Z95)
+
+
+def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
+    """Where the network's value, error, comparison with old and its error live (first key present wins)."""
+    name = figure.key
+    if figure.fraction:
+        mine = f"{name}_fixed" if fixed else name
+        return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
+    if fixed:
+        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old", f"{name}_vs_old_fixed"],
+                "comparison_err": [f"{name}_fixed_vs_old_err", f"{name}_vs_old_fixed_err"]}
+    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"]}
+
+
+def _first(metrics: dict, keys: list[str]) -> float:
+    for key in keys:
+        if key in metrics:
+            return _number(metrics, key)
+    return float("nan")
+
+
+def classify(comparison: float, err: float, fraction: bool) -> str:
+    """better / worse / indistinguishable at 95%: the comparison differs from 'equal' by more than 1.96 errors."""
+    if not (math.isfinite(comparison) and math.isfinite(err)):
+        return UNKNOWN
+    improvement = comparison if fraction else 1.0 - comparison  # > 0 means better than the old network
+    if improvement - Z95 * err > 0:
+        return BETTER
+    if improvement + Z95 * err < 0:
+        return WORSE
+    return SAME
+
+
+def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
+    """The judgement of one figure, or None where the summary does not have it (e.g. theta of a z-only net)."""
+    keys = _keys(figure, fixed)
+    value_key = keys["value"][0]
+    if value_key not in metrics:
+        return None
+    value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
+    if figure.fraction:
+        err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
+    else:
+        err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
+    comparison, comparison_err = _first(metrics, keys["comparison"]), _first(metrics, keys["comparison_err"])
+    paired = math.isfinite(comparison_err)
+    if not math.isfinite(comparison):
+        comparison = value - old if figure.fraction else (value / old if old else float("nan"))
+    if not paired:  # independent errors: a conservative stand-in where the paired one is missing
+        if figure.fraction:
+            comparison_err = math.hypot(err, old_err)
+        elif value and old:
+            comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
+    judgement = Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired,
+                          classify(comparison, comparison_err, figure.fraction))
+    if fixed:
+        judgement.float_value = _number(metrics, figure.key)
+        judgement.float_err = (fraction_err(metrics, figure.key) if figure.fraction
+                               else _number(metrics, f"{figure.key}_err"))
+    return judgement
+
+
+def uses_fixed_point(metrics: dict) -> bool:
+    """Whether the summary carries fixed-point figures for this network (a deployable network)."""
+    return any(f"{figure.key}_fixed" in metrics for figure in FIGURES)
+
+
+def verdict_of(metrics: dict, scope: str) -> Verdict:
+    fixed = uses_fixed_point(metrics)
+    judgements = [j for j in (judge(metrics, f, fixed) for f in FIGURES) if j is not None]
+    return Verdict(scope, fixed, judgements)
+
+
+def scope_name(key: str) -> str:
+    """`expert_4` -> `expert 4`."""
+    return key.replace("_", " ")
+
+
+def run_verdicts(summary: dict, split: str = "test") -> list[Verdict]:
+    """One verdict per expert with metrics on the split, then the overall one."""
+    verdicts = []
+    for name, expert in summary.get("experts", {}).items():
+        metrics = (expert or {}).get("metrics", {}).get(split)
+        if metrics:
+            verdicts.append(verdict_of(metrics, scope_name(name)))
+    overall = summary.get("metrics", {}).get(split)
+    if overall:
+        verdicts.append(verdict_of(overall, "overall"))
+    return verdicts
+
+
+def format_pm(value: float, err: float, unit: str = "") -> str:
+    """`5.48 ± 0.09 cm`: the error to two significant digits, the value to the same decimals."""
+    suffix = f" {unit}" if unit else ""
+    if not math.isfinite(value):
+        return "n/a"
+    if not (math.isfinite(err) and err > 0):
+        return f"{value:.4g}{suffix}"
+    decimals = min(max(0, 1 - math.floor(math.log10(err))), 8)
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}{suffix}"
+
+
+def detail(j: Judgement) -> str:
+    """The numbers behind a judgement, as the sentence quotes them."""
+    if j.figure.key == "loss":
+        return f"loss / old {format_pm(j.comparison, j.comparison_err)}"
+    unit = j.figure.unit
+    return f"{format_pm(j.value, j.err)} vs {format_pm(j.old, j.old_err, unit)}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sentence(verdict: Verdict) -> str:
+    """`expert 4: better in loss and z std, worse in z trimmed std (5.48 ± 0.09 vs 4.63 ± 0.08 cm).`"""
+    by_class = {c: [j for j in verdict.judgements if j.verdict == c] for c in (BETTER, WORSE, SAME, UNKNOWN)}
+    parts = []
+    if by_class[BETTER]:
+        parts.append("better in " + _join([j.figure.label for j in by_class[BETTER]]))
+    if by_class[WORSE]:
+        parts.append("worse in " + _join([f"{j.figure.label} ({detail(j)})" for j in by_class[WORSE]]))
+    if by_class[SAME]:
+        parts.append("indistinguishable in " + _join([j.figure.label for j in by_class[SAME]]))
+    if by_class[UNKNOWN]:
+        parts.append("no error known for " + _join([j.figure.label for j in by_class[UNKNOWN]]))
+    scope = f"{verdict.scope} (fixed point)" if verdict.fixed_point else verdict.scope
+    return f"{scope}: " + (", ".join(parts) if parts else "no figures") + "."
+
+
+def summary_sentences(summary: dict, split: str = "test") -> list[str]:
+    return [v.sentence for v in run_verdicts(summary, split)]
+
+
+def header(figure: Figure) -> str:
+    """Column title of a figure in the verdict tables."""
+    return "loss / old" if figure.key == "loss" else figure.label + (f" [{figure.unit}]" if figure.unit else "")
+
+
+def cell_lines(j: Judgement) -> list[str]:
+    """What a verdict-table cell shows: the network (float and fixed point) and the old network, value ± error."""
+    if j.figure.key == "loss":
+        lines = [format_pm(j.comparison, j.comparison_err)]
+        return lines + ([f"float loss {format_pm(j.float_value, j.float_err)}"] if j.float_value is not None else [])
+    lines = [format_pm(j.value, j.err)]
+    if j.float_value is not None:
+        lines = [f"float {format_pm(j.float_value, j.float_err)}", f"fixed {lines[0]}"]
+    return lines + [f"old {format_pm(j.old, j.old_err)}"]
+
+
+def rich_table(verdict: Verdict, split: str = "test"):
+    """One scope's verdict for the console (rich): a row per figure, coloured by class (indistinguishable plain)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{verdict.scope}: verdict against the old network ({split} split, {CONFIDENCE}, paired)")
+    table.add_column("figure")
+    if verdict.fixed_point:
+        table.add_column("float", justify="right")
+    table.add_column("fixed point" if verdict.fixed_point else "network", justify="right")
+    table.add_column("old network", justify="right")
+    table.add_column("vs old", justify="right")
+    table.add_column("verdict")
+    styles = {BETTER: "green", WORSE: "red", SAME: "", UNKNOWN: "dim"}
+    for j in verdict.judgements:
+        label = j.figure.label + (f" [{j.figure.unit}]" if j.figure.unit else "")
+        cells = [format_pm(j.value, j.err), format_pm(j.old, j.old_err), comparison_text(j)]
+        if verdict.fixed_point:
+            cells.insert(0, format_pm(j.float_value, float("nan")))
+        table.add_row(label, *cells, Text(j.verdict, style=styles[j.verdict]), style=styles[j.verdict] or None)
+    return table
+
+
+def comparison_text(j: Judgement) -> str:
+    """`ratio 0.81 ± 0.01` for losses and resolutions, `diff +0.003 ± 0.001` for efficiency and rejection."""
+    if j.figure.fraction:
+        return f"diff {'+' if j.comparison >= 0 else ''}{format_pm(j.comparison, j.comparison_err)}"
+    return f"ratio {format_pm(j.comparison, j.comparison_err)}"
