@@ -72,12 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
     from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after --help
     from neuro_trigger.runs.logs import configure_console
+    from neuro_trigger.evaluation.verdict import print_run_verdict
 
     configure_console(interactive=sys.stderr.isatty())
     if args.resume is not None:
         if args.config or args.modify or args.data or args.log_root:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
         run_dir, code = resume(args.resume)
+        print_run_verdict(run_dir)
         print(f"run folder: {run_dir}")
         return code
     if not args.config:
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     resolve_request(request)  # a config mistake is reported before anyone is asked for a description
     request.description = description_of(args)
     run_dir, code = execute(request)
+    print_run_verdict(run_dir)
     print(f"run folder: {run_dir}")
     return code
 

@@ -28,11 +28,15 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else float("nan")
 
 
+def trimmed_std_in_bins(x: np.ndarray, diff: np.ndarray, edges: np.ndarray) -> list[float]:
+    """Trimmed std of `diff` in bins of `x` (NaN for bins with fewer than 2 rows)."""
+    bins = np.clip(np.digitize(x, edges) - 1, 0, len(edges) - 2)
+    return [trimmed_std(diff[bins == i]) for i in range(len(edges) - 1)]
+
+
 def resolution_vs_z(z_reco_cm: np.ndarray, z_pred_cm: np.ndarray, edges: np.ndarray = Z_BIN_EDGES_CM) -> list[float]:
     """Trimmed std of z_reco - z_pred in bins of reco z (NaN for bins with fewer than 2 rows)."""
-    diff = z_reco_cm - z_pred_cm
-    bins = np.clip(np.digitize(z_reco_cm, edges) - 1, 0, len(edges) - 2)
-    return [trimmed_std(diff[bins == i]) for i in range(len(edges) - 1)]
+    return trimmed_std_in_bins(z_reco_cm, z_reco_cm - z_pred_cm, edges)
 
 
 def _trigger_outcomes(z_reco_cm: np.ndarray, z_pred_cm: np.ndarray, z_cut_cm: float):
@@ -77,6 +81,23 @@ def _binned_figures(z_reco: np.ndarray, diffs: dict[str, np.ndarray], edges: np.
     return figures
 
 
+def _bin_errors(replicas: dict, n_bins: int, network: str) -> list[float]:
+    return [uncertainty.standard_error(replicas[f"bin{i}_{network}"]) if f"bin{i}_{network}" in replicas
+            else float("nan") for i in range(n_bins)]
+
+
+def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray, edges: np.ndarray) -> dict:
+    """Trimmed resolution of the network and the old network in bins of x (rows outside the edges dropped),
+    with bootstrap errors and counts: what the resolution-vs-pT and -theta plots draw."""
+    inside = (x >= edges[0]) & (x <= edges[-1])
+    x, diff_new, diff_old = x[inside], diff_new[inside], diff_old[inside]
+    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, {"new": diff_new, "old": diff_old}, edges))
+    n_bins = len(edges) - 1
+    return {"edges": np.asarray(edges, float).tolist(), "counts": np.histogram(x, edges)[0].tolist(),
+            "new": trimmed_std_in_bins(x, diff_new, edges), "old": trimmed_std_in_bins(x, diff_old, edges),
+            "new_err": _bin_errors(replicas, n_bins, "new"), "old_err": _bin_errors(replicas, n_bins, "old")}
+
+
 def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: np.ndarray,
                        outcomes: tuple, binned: bool) -> None:
     """`X_err` for every loss, resolution and ratio (paired bootstrap), `X_ci` for efficiency and rejection."""
@@ -86,7 +107,7 @@ def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: n
         figures[f"{name}_diff_std_old"] = uncertainty.std_of(diff_old)
         figures[f"{name}_diff_std_trimmed"] = uncertainty.trimmed_std_of(diff, TRIM)
         figures[f"{name}_diff_std_trimmed_old"] = uncertainty.trimmed_std_of(diff_old, TRIM)
-    if binned:
+    if binned:  # the resolution-vs-z bins share the replicas of the whole split
         figures.update(_binned_figures(z_reco, {"new": quantities[0][1], "old": quantities[0][2]}, Z_BIN_EDGES_CM))
     replicas = uncertainty.bootstrap(len(z_reco), figures)
     for name in [f for f in figures if not f.startswith("bin")]:
@@ -94,11 +115,8 @@ def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: n
         if not name.endswith("_old"):
             metrics[f"{name}_vs_old_err"] = uncertainty.ratio_error(replicas[name], replicas[f"{name}_old"])
     if binned:
-        n_bins = len(Z_BIN_EDGES_CM) - 1
         for network in ("new", "old"):
-            metrics["z_resolution_vs_z"][f"{network}_err"] = [
-                uncertainty.standard_error(replicas[f"bin{i}_{network}"]) if f"bin{i}_{network}" in replicas
-                else float("nan") for i in range(n_bins)]
+            metrics["z_resolution_vs_z"][f"{network}_err"] = _bin_errors(replicas, len(Z_BIN_EDGES_CM) - 1, network)
     ip, background, accepted, accepted_old = outcomes
     metrics["ip_rows"], metrics["background_rows"] = int(ip.sum()), int(background.sum())
     for name, passed, passed_old, selected in (("efficiency", accepted, accepted_old, ip),

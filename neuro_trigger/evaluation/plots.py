@@ -10,9 +10,16 @@ matplotlib.use("Agg")  # never a window: runs are headless and plots are drawn f
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from neuro_trigger.evaluation.metrics import trimmed_std  # noqa: E402
+from neuro_trigger.evaluation.metrics import (BACKGROUND_Z_CM, IP_Z_CM, binned_resolution,  # noqa: E402
+                                              trimmed_std)
+from neuro_trigger.evaluation.uncertainty import wilson_arrays  # noqa: E402
 
 Z_RANGE = (-100.0, 100.0)
+MIN_BIN_COUNT = 30  # fewer rows than this: the bin is shaded and its points hollow
+EFFICIENCY_EDGES_CM = np.linspace(-100.0, 100.0, 41)  # 5 cm bins: the z cut edge stays visible
+CUTS_CM = np.linspace(0.0, 60.0, 121)
+THETA_EDGES_DEG = np.linspace(10.0, 170.0, 17)
+PT_EDGES_GEV = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0])
 NEW, OLD, RECO = "network", "old network", "reco"
 
 
@@ -68,17 +75,102 @@ def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str) -> 
     return fig
 
 
+def _as_float(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dict]], counts, min_count: int) -> None:
+    """Points with error bars per network, the row count of each bin written at its foot, thin bins greyed out.
+
+    A bin with fewer than `min_count` rows is shaded and its points are drawn hollow: its value is a guess.
+    """
+    edges = np.asarray(edges, dtype=float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    thin = np.zeros(len(centres), bool) if counts is None else np.asarray(counts) < min_count
+    for n, i in enumerate(np.flatnonzero(thin)):
+        ax.axvspan(edges[i], edges[i + 1], color="0.9", zorder=0, label=None if n else f"< {min_count} rows (hollow)")
+    for label, values, errors, style in series:
+        values = _as_float(values)
+        errors = None if errors is None else _as_float(errors)
+        for mask, face in ((~thin, style["color"]), (thin, "white")):
+            if mask.any():
+                ax.errorbar(centres[mask], values[mask], yerr=None if errors is None else errors[mask],
+                            fmt=style["marker"], color=style["color"], mfc=face, ms=4, capsize=2, lw=1,
+                            label=label if face != "white" or (~thin).sum() == 0 else None)
+    if counts is not None:  # the rows behind each point, written at the foot of its bin
+        ax.set_ylim(0, None)
+        labels = ax.get_xaxis_transform()  # x in data, y in axes fractions
+        for centre, count, faint in zip(centres, counts, thin):
+            ax.text(centre, 0.015, f"{count}", transform=labels, rotation=90, ha="center", va="bottom", fontsize=6,
+                    color="0.55" if faint else "0.25")
+
+
 def resolution_vs_z(edges: list[float], new: list[float], old: list[float], title: str,
-                    others: dict[str, list[float]] | None = None) -> Figure:
-    """Trimmed z resolution in bins of reco z, for the network(s) and the old network."""
+                    others: dict[str, list[float]] | None = None, new_err: list[float] | None = None,
+                    old_err: list[float] | None = None, counts: list[int] | None = None,
+                    min_count: int = MIN_BIN_COUNT) -> Figure:
+    """Trimmed z resolution in bins of reco z with bootstrap errors and per-bin counts, network(s) and old."""
     fig, ax = _figure()
-    centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
-    as_float = lambda values: np.array([np.nan if v is None else v for v in values], dtype=float)  # noqa: E731
-    ax.plot(centres, as_float(old), "s--", color="tab:orange", label=OLD)
-    for label, values in ({NEW: new} if others is None else others).items():
-        ax.plot(centres, as_float(values), "o-", label=label)
+    series = [(OLD, old, old_err, {"color": "tab:orange", "marker": "s"})]
+    if others is None:
+        series.append((NEW, new, new_err, {"color": "tab:blue", "marker": "o"}))
+    else:
+        series += [(label, values, None, {"color": f"C{i}", "marker": "o"}) for i, (label, values) in
+                   enumerate(others.items())]
+    _binned_resolution(ax, edges, series, counts, min_count)
     ax.set(xlabel="reco z [cm]", ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False,
+                  min_count: int = MIN_BIN_COUNT) -> Figure:
+    """Trimmed z resolution in bins of another quantity (pT, theta), from `metrics.binned_resolution`."""
+    fig, ax = _figure()
+    _binned_resolution(ax, binned["edges"], [(OLD, binned["old"], binned["old_err"], {"color": "tab:orange", "marker": "s"}),
+                                             (NEW, binned["new"], binned["new_err"], {"color": "tab:blue", "marker": "o"})],
+                       binned["counts"], min_count)
+    ax.set(xlabel=xlabel, ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
+    if log_x:
+        ax.set_xscale("log")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def efficiency_vs_z(z_reco: np.ndarray, z_preds: dict[str, np.ndarray], z_cut_cm: float, title: str,
+                    edges: np.ndarray = EFFICIENCY_EDGES_CM) -> Figure:
+    """Fraction of tracks triggered (|z_pred| < cut) in bins of reco z, with Wilson 95% error bars, per network."""
+    fig, ax = _figure()
+    centres = (edges[:-1] + edges[1:]) / 2
+    n = np.histogram(z_reco, edges)[0]
+    for (label, z_pred), color in zip(z_preds.items(), ("tab:blue", "tab:orange", "tab:green")):
+        k = np.histogram(z_reco[np.abs(z_pred) < z_cut_cm], edges)[0]
+        lo, hi, fraction = wilson_arrays(k, n)
+        ax.errorbar(centres, fraction, yerr=np.maximum([fraction - lo, hi - fraction], 0), fmt="o-", ms=3, lw=1, capsize=2,
+                    color=color, label=label)
+    ax.axvspan(-z_cut_cm, z_cut_cm, color="0.92", zorder=0, label=f"|z| < {z_cut_cm:g} cm")
+    ax.set(xlabel="reco z [cm]", ylabel=f"fraction triggered (|z_pred| < {z_cut_cm:g} cm)", title=title,
+           ylim=(-0.02, 1.02))
     ax.legend(fontsize=8)
+    return fig
+
+
+def trigger_vs_cut(z_reco: np.ndarray, z_preds: dict[str, np.ndarray], z_cut_cm: float, title: str,
+                   cuts: np.ndarray = CUTS_CM) -> Figure:
+    """IP efficiency (solid) and background rejection (dashed) as the z cut varies, a curve per network."""
+    fig, ax = _figure()
+    ip, background = np.abs(z_reco) < IP_Z_CM, np.abs(z_reco) > BACKGROUND_Z_CM
+    for (label, z_pred), color in zip(z_preds.items(), ("tab:blue", "tab:orange", "tab:green")):
+        distance = np.abs(z_pred)
+        if ip.any():  # accepted below the cut: a sorted search answers every cut at once
+            efficiency = np.searchsorted(np.sort(distance[ip]), cuts, side="left") / ip.sum()
+            ax.plot(cuts, efficiency, "-", color=color, label=f"{label}: efficiency")
+        if background.any():
+            rejection = 1 - np.searchsorted(np.sort(distance[background]), cuts, side="left") / background.sum()
+            ax.plot(cuts, rejection, "--", color=color, label=f"{label}: rejection")
+    ax.axvline(z_cut_cm, color="0.5", lw=0.8, ls=":")
+    ax.set(xlabel="z cut [cm] (trigger on |z_pred| < cut)", ylabel="fraction", title=title, ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8, loc="center right")
     return fig
 
 
@@ -93,11 +185,28 @@ def bucket_probabilities(z_train: np.ndarray, edges: np.ndarray, probabilities: 
     return fig
 
 
-def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str) -> dict[str, Figure]:
-    """The four standard figures of one split, by file name stem."""
-    return {
+def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
+                  z_cut_cm: float = 15.0, theta_deg: np.ndarray | None = None,
+                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
+    """The standard figures of one split, by file name stem; resolution vs theta and vs pT where given.
+
+    theta_deg: the track's theta in degrees (3DTheta or reco theta); pt_gev: transverse momentum (2DPt).
+    """
+    diff, diff_old = z_reco - z_pred, z_reco - z_old
+    figures = {
         "z_reco_vs_pred": z_reco_vs_pred(z_reco, z_pred, title),
         "z_pred_hist": z_pred_histogram(z_pred, z_reco, z_old, title),
-        "z_diff_hist": z_diff_histogram(z_reco - z_pred, z_reco - z_old, title),
-        "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title),
+        "z_diff_hist": z_diff_histogram(diff, diff_old, title),
+        "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
+                                             new_err=binned.get("new_err"), old_err=binned.get("old_err"),
+                                             counts=binned.get("counts")),
+        "efficiency_vs_z": efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title),
+        "trigger_vs_cut": trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title),
     }
+    if theta_deg is not None:
+        figures["z_resolution_vs_theta"] = resolution_vs(
+            binned_resolution(np.asarray(theta_deg, float), diff, diff_old, THETA_EDGES_DEG), "theta [deg]", title)
+    if pt_gev is not None:
+        figures["z_resolution_vs_pt"] = resolution_vs(
+            binned_resolution(np.asarray(pt_gev, float), diff, diff_old, PT_EDGES_GEV), "pT [GeV]", title, log_x=True)
+    return figures

@@ -20,11 +20,19 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> list[float]:
     """The Wilson score interval [lo, hi] of a binomial fraction k/n (NaNs for n = 0)."""
     if n <= 0:
         return [float("nan"), float("nan")]
-    p = k / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+    lo, hi, _ = wilson_arrays(np.array([k]), np.array([n]), z)
+    return [float(lo[0]), float(hi[0])]
+
+
+def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, k/n) of the Wilson interval for arrays of counts, NaN where n = 0 (error bars per bin)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denominator = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denominator
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1), p
 
 
 def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -> tuple[float, float]:
