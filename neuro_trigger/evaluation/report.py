@@ -18,9 +18,9 @@ img{max-width:560px;margin:4px}pre{background:#f6f6f6;padding:1em;overflow:auto;
 def _cell(j: verdict_lib.Judgement | None) -> str:
     if j is None:
         return "<td>-</td>"
-    lines = [html.escape(line) for line in verdict_lib.cell_lines(j)]
-    comparison = "" if j.figure.key == "loss" else verdict_lib.comparison_text(j) + ", "
-    lines.append(f"<small>{html.escape(comparison + j.verdict)}</small>")  # the class in words, not colour alone
+    *values, comparison = verdict_lib.cell_lines(j)
+    lines = [html.escape(line) for line in values]
+    lines.append(f"<small>{html.escape(comparison)}: {j.verdict}</small>")  # the class in words, not colour alone
     title = f"{j.verdict} at {verdict_lib.CONFIDENCE}" + ("" if j.paired else " (unpaired errors)")
     return f'<td class="{j.verdict}" title="{html.escape(title)}">{"<br>".join(lines)}</td>'
 

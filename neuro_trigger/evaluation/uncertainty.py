@@ -32,7 +32,10 @@ def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndar
         denominator = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1), p
+    # exactly 0 and 1 at the ends (k = 0, k = n), where rounding would otherwise leave 1e-16 off
+    lo = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
+    hi = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan), p
 
 
 def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -> tuple[float, float]:

@@ -20,18 +20,19 @@ CONFIDENCE = "95%"
 class Figure:
     key: str  # metric name in summary.json
     label: str  # as the sentence names it
-    unit: str
+    unit: str  # of the shown numbers, which are the stored ones times `scale`
     fraction: bool  # efficiency / rejection: higher is better, judged by the difference; else lower, by the ratio
+    scale: float = 1.0
 
 
 FIGURES = [
-    Figure("loss", "loss", "", False),
+    Figure("loss", "loss", "1e-3", False, 1e3),
     Figure("z_diff_std", "z std", "cm", False),
     Figure("z_diff_std_trimmed", "z trimmed std", "cm", False),
     Figure("theta_diff_std", "theta std", "deg", False),
     Figure("theta_diff_std_trimmed", "theta trimmed std", "deg", False),
-    Figure("efficiency", "IP efficiency", "", True),
-    Figure("rejection", "background rejection", "", True),
+    Figure("efficiency", "IP efficiency", "%", True, 100.0),
+    Figure("rejection", "background rejection", "%", True, 100.0),
 ]
 
 
@@ -46,8 +47,7 @@ class Judgement:
     comparison_err: float  # paired where the summary has it
     paired: bool
     verdict: str
-    float_value: float | None = None  # the float network's figure when `value` is the fixed-point one
-    float_err: float | None = None
+    float_twin: "Judgement | None" = None  # the float network's judgement when this one is the fixed point's
 
 
 @dataclass
@@ -125,13 +125,9 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
             comparison_err = math.hypot(err, old_err)
         elif value and old:
             comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
-    judgement = Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired,
-                          classify(comparison, comparison_err, figure.fraction))
-    if fixed:
-        judgement.float_value = _number(metrics, figure.key)
-        judgement.float_err = (fraction_err(metrics, figure.key) if figure.fraction
-                               else _number(metrics, f"{figure.key}_err"))
-    return judgement
+    return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired,
+                     classify(comparison, comparison_err, figure.fraction),
+                     judge(metrics, figure, False) if fixed else None)
 
 
 def uses_fixed_point(metrics: dict) -> bool:
@@ -164,22 +160,39 @@ def run_verdicts(summary: dict, split: str = "test") -> list[Verdict]:
 
 
 def format_pm(value: float, err: float, unit: str = "") -> str:
-    """`5.48 ± 0.09 cm`: the error to two significant digits, the value to the same decimals."""
-    suffix = f" {unit}" if unit else ""
+    """`5.48 ± 0.09 cm`: the error rounded as the Particle Data Group does (two significant digits when they
+    start with 100-354, else one), the value to the same decimals."""
+    suffix = f" {unit}" if unit and unit != "1e-3" else ""
     if not math.isfinite(value):
         return "n/a"
     if not (math.isfinite(err) and err > 0):
         return f"{value:.4g}{suffix}"
-    decimals = min(max(0, 1 - math.floor(math.log10(err))), 8)
+    exponent = math.floor(math.log10(err))
+    leading = int(err / 10 ** (exponent - 2))  # the first three digits, 100..999
+    if leading >= 950:  # rounds up to 1.0 x 10^(exponent + 1): two digits there
+        exponent, digits = exponent + 1, 2
+    else:
+        digits = 2 if leading < 355 else 1
+    decimals = min(max(0, digits - 1 - exponent), 10)
     return f"{value:.{decimals}f} ± {err:.{decimals}f}{suffix}"
+
+
+def shown(j: Judgement, which: str = "value", unit: bool = False) -> str:
+    """A judgement's value (`value`, `old` or `comparison`) ± its error as displayed: scaled, PDG-rounded."""
+    value, err = getattr(j, which), getattr(j, "err" if which == "value" else f"{which}_err")
+    if which == "comparison":
+        if not j.figure.fraction:
+            return format_pm(value, err)  # a ratio: no unit, no scale
+        text = format_pm(value * j.figure.scale, err * j.figure.scale, "points" if unit else "")
+        return ("+" if value >= 0 else "") + text
+    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.unit if unit else "")
 
 
 def detail(j: Judgement) -> str:
     """The numbers behind a judgement, as the sentence quotes them."""
     if j.figure.key == "loss":
-        return f"loss / old {format_pm(j.comparison, j.comparison_err)}"
-    unit = j.figure.unit
-    return f"{format_pm(j.value, j.err)} vs {format_pm(j.old, j.old_err, unit)}"
+        return f"loss / old {shown(j, 'comparison')}"
+    return f"{shown(j)} vs {shown(j, 'old', unit=True)}"
 
 
 def _join(items: list[str]) -> str:
@@ -207,49 +220,50 @@ def summary_sentences(summary: dict, split: str = "test") -> list[str]:
 
 
 def header(figure: Figure) -> str:
-    """Column title of a figure in the verdict tables."""
-    return "loss / old" if figure.key == "loss" else figure.label + (f" [{figure.unit}]" if figure.unit else "")
-
-
-def cell_lines(j: Judgement) -> list[str]:
-    """What a verdict-table cell shows: the network (float and fixed point) and the old network, value ± error."""
-    if j.figure.key == "loss":
-        lines = [format_pm(j.comparison, j.comparison_err)]
-        return lines + ([f"float loss {format_pm(j.float_value, j.float_err)}"] if j.float_value is not None else [])
-    lines = [format_pm(j.value, j.err)]
-    if j.float_value is not None:
-        lines = [f"float {format_pm(j.float_value, j.float_err)}", f"fixed {lines[0]}"]
-    return lines + [f"old {format_pm(j.old, j.old_err)}"]
-
-
-def rich_table(verdict: Verdict, split: str = "test"):
-    """One scope's verdict for the console (rich): a row per figure, coloured by class (indistinguishable plain)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"{verdict.scope}: verdict against the old network ({split} split, {CONFIDENCE}, paired)")
-    table.add_column("figure")
-    if verdict.fixed_point:
-        table.add_column("float", justify="right")
-    table.add_column("fixed point" if verdict.fixed_point else "network", justify="right")
-    table.add_column("old network", justify="right")
-    table.add_column("vs old", justify="right")
-    table.add_column("verdict")
-    styles = {BETTER: "green", WORSE: "red", SAME: "", UNKNOWN: "dim"}
-    for j in verdict.judgements:
-        label = j.figure.label + (f" [{j.figure.unit}]" if j.figure.unit else "")
-        cells = [format_pm(j.value, j.err), format_pm(j.old, j.old_err), comparison_text(j)]
-        if verdict.fixed_point:
-            cells.insert(0, format_pm(j.float_value, float("nan")))
-        table.add_row(label, *cells, Text(j.verdict, style=styles[j.verdict]), style=styles[j.verdict] or None)
-    return table
+    """Row or column title of a figure in the verdict tables, with the unit of its numbers."""
+    unit = {"1e-3": "10^-3"}.get(figure.unit, figure.unit)
+    return figure.label + (f" [{unit}]" if unit else "")
 
 
 def comparison_text(j: Judgement) -> str:
-    """`ratio 0.81 ± 0.01` for losses and resolutions, `diff +0.003 ± 0.001` for efficiency and rejection."""
-    if j.figure.fraction:
-        return f"diff {'+' if j.comparison >= 0 else ''}{format_pm(j.comparison, j.comparison_err)}"
-    return f"ratio {format_pm(j.comparison, j.comparison_err)}"
+    """`ratio 0.81 ± 0.01` for losses and resolutions, `diff +0.3 ± 0.1 points` for efficiency and rejection."""
+    return f"{'diff' if j.figure.fraction else 'ratio'} {shown(j, 'comparison', unit=True)}"
+
+
+def cell_lines(j: Judgement) -> list[str]:
+    """What a report cell shows: the network (float and fixed point) and the old network, ± one error, and
+    the paired ratio or difference."""
+    if j.float_twin is None:
+        lines = [shown(j)]
+    else:
+        lines = [f"float {shown(j.float_twin)}", f"fixed {shown(j)}"]
+    lines.append(f"old {shown(j, 'old')}")
+    if j.float_twin is not None:
+        lines.append(f"float {comparison_text(j.float_twin)}")
+    return lines + [comparison_text(j)]
+
+
+def rich_table(verdict: Verdict, split: str = "test"):
+    """One scope's verdict for the console (rich): a row per figure, coloured by class (indistinguishable plain).
+
+    For a deployable network the numbers are the fixed-point ones (the report has float beside them).
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    network = "fixed point" if verdict.fixed_point else "network"
+    table = Table(title=f"{verdict.scope}: {network} against the old network ({split} split, {CONFIDENCE}, paired)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("figure", min_width=10)  # the only column that wraps when the terminal is narrow
+    for name in (network, "old network", "ratio | diff"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    styles = {BETTER: "green", WORSE: "red", SAME: "", UNKNOWN: "dim"}
+    for j in verdict.judgements:
+        table.add_row(Text(header(j.figure)), shown(j), shown(j, "old"), shown(j, "comparison"),
+                      Text(j.verdict, style=styles[j.verdict]), style=styles[j.verdict] or None)
+    return table
 
 
 def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
