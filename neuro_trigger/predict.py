@@ -78,7 +78,7 @@ def _print(result: dict) -> None:
     for verdict in verdicts:
         console.print(rich_table(verdict, "these files"))
     for verdict in verdicts:
-        console.print(verdict.sentence, highlight=False)
+        console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

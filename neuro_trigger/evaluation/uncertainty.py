@@ -13,7 +13,7 @@ import numpy as np
 REPLICATES = 200  # the standard error itself is then known to about 1 / sqrt(2 * 200) = 5%
 SEED = 20240  # fixed: the same data gives the same errors
 Z95 = 1.959963984540054  # two-sided 95% of a normal distribution
-CHUNK_ELEMENTS = 1 << 22  # replicates x tracks per block, bounds the memory (~32 MB of float64)
+CHUNK_ELEMENTS = 1 << 22  # tracks x replicates per block: bounds the memory (~32 MB of float64 counts)
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> list[float]:
@@ -50,23 +50,24 @@ def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -
     return difference, float(np.sqrt(variance))
 
 
-Figure = Callable[[np.ndarray], np.ndarray]  # (block, n) resampling counts -> (block,) values of a figure
+Figure = Callable[[np.ndarray], np.ndarray]  # (n, block) resampling counts -> (block,) values of a figure
 
 
 def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES, seed: int = SEED) -> dict[str, np.ndarray]:
     """(replicates,) values of every figure, all from the same resampled tracks (paired).
 
-    The counts (how often each of the n tracks is drawn in a replicate; each row sums to n) are made in
+    The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in
     blocks of bounded size and every figure sees each block once, so memory stays flat for millions of rows.
+    Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows.
     """
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in figures}
     block = max(1, CHUNK_ELEMENTS // max(n, 1))
     for start in range(0, replicates if n else 0, block):
         rows = min(block, replicates - start)
-        draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-        # float32 holds these small integers and their running sums (< 2^24 tracks) exactly, at half the bandwidth
-        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float32)
+        draws = rng.integers(0, n, size=(rows, n)) * rows + np.arange(rows)[:, None]  # flat (track, replica)
+        # float64: float32 would halve the bandwidth but lose digits in m2 - m1^2 of narrow, offset values
+        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(n, rows).astype(np.float64)
         for name, figure in figures.items():
             parts[name].append(figure(counts))
     return {name: np.concatenate(p) if p else np.full(replicates, np.nan) for name, p in parts.items()}
@@ -74,17 +75,17 @@ def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES, 
 
 def mean_of(values: np.ndarray) -> Figure:
     """The mean of `values` (one per track) in each replicate."""
-    values = np.asarray(values, dtype=np.float32)
-    return lambda counts: (counts @ values).astype(np.float64) / len(values)
+    values = np.asarray(values, dtype=np.float64)
+    return lambda counts: (values @ counts) / len(values)
 
 
 def std_of(values: np.ndarray) -> Figure:
     """The population std of `values` in each replicate."""
     centred = values - (np.mean(values) if len(values) else 0.0)  # centred once: numerically safe variance
-    moments = np.stack([centred, centred * centred], axis=1).astype(np.float32)  # (n, 2)
+    first, second = centred, centred * centred
 
-    def figure(counts: np.ndarray) -> np.ndarray:
-        m1, m2 = ((counts @ moments).astype(np.float64) / len(values)).T
+    def figure(counts: np.ndarray) -> np.ndarray:  # two vector-matrix products: a (2, n) matrix product is slower
+        m1, m2 = (first @ counts) / len(values), (second @ counts) / len(values)
         return np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
     return figure
 
@@ -94,27 +95,45 @@ def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = 
 
     With `subset` (track indices) only those tracks count: a bin of the split, whose size then varies between
     replicates as it would between repeated experiments. NaN where fewer than 2 values remain.
+    Only the sorted values near the two cuts need a running count: the sums over all tracks are corrected
+    by what the replicate drops from each tail (a tail holds the cut plus a 10-sigma margin).
     """
     idx = np.arange(len(values)) if subset is None else np.asarray(subset)
-    order = idx[np.argsort(values[idx], kind="stable")]
-    x = values[order]
-    x = x - (np.mean(x) if len(x) else 0.0)
-    moments = np.stack([x, x * x], axis=1).astype(np.float32)  # (m, 2)
+    centre = float(np.mean(values[idx])) if len(idx) else 0.0
+    x = values[idx] - centre  # (m,) in idx order
+    position = np.argsort(x, kind="stable")  # sorted order within idx
+    first, second = x, x * x
+    m = len(idx)
+    tail = int(np.ceil(trim * m + 10 * np.sqrt(m) + 10))
+    low, high = position[:tail], position[::-1][:tail]  # the lowest and the highest values, outermost first
+
+    def dropped(c: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        """Per sorted tail value (outermost first), how many of its draws fall among the `cut` outermost."""
+        cumulative = np.cumsum(c, axis=0)
+        return np.minimum(cumulative, cut) - np.minimum(cumulative - c, cut)
+
+    def moments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mine = counts if subset is None else counts[idx]  # (m, block)
+        total = mine.sum(axis=0, dtype=np.float64)
+        cut = np.floor(total * trim)
+        s1, s2 = first @ mine, second @ mine
+        if 2 * tail < m:
+            c_low, c_high = mine[low], mine[high]
+            if (c_low.sum(axis=0) >= cut).all() and (c_high.sum(axis=0) >= cut).all():
+                d_low, d_high = dropped(c_low, cut), dropped(c_high, cut)
+                s1 -= first[low] @ d_low + first[high] @ d_high
+                s2 -= second[low] @ d_low + second[high] @ d_high
+                return s1, s2, total - 2 * cut
+        c = mine[position]  # a block with a replica too far out in a tail: every sorted value
+        d_low, d_high = dropped(c, cut), dropped(c[::-1], cut)
+        s1 -= first[position] @ d_low + first[position[::-1]] @ d_high
+        s2 -= second[position] @ d_low + second[position[::-1]] @ d_high
+        return s1, s2, total - 2 * cut
 
     def figure(counts: np.ndarray) -> np.ndarray:
-        c = counts[:, order]  # counts of the sorted values, (block, m)
-        cumulative = np.cumsum(c, axis=1)
-        total = cumulative[:, -1].astype(np.float64)
-        cut = np.floor(total * trim)
-        low, high = cut[:, None].astype(np.float32), (total - cut)[:, None].astype(np.float32)
-        # the weight of each sorted value that survives the trim: its share of positions [cut, total - cut)
-        before = np.subtract(cumulative, c, out=c)
-        np.clip(before, low, high, out=before)
-        np.clip(cumulative, low, high, out=cumulative)
-        kept = np.subtract(cumulative, before, out=cumulative)
-        weight = total - 2 * cut
+        s1, s2, weight = moments(counts)
         with np.errstate(invalid="ignore", divide="ignore"):
-            m1, m2 = ((kept @ moments).astype(np.float64) / weight[:, None]).T
+            m1, m2 = s1 / weight, s2 / weight
             result = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
         return np.where(weight >= 2, result, np.nan)
     return figure

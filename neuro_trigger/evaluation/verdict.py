@@ -282,4 +282,4 @@ def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
     overall = next((v for v in verdicts if v.scope == "overall"), verdicts[-1])
     console.print(rich_table(overall, split))
     for verdict in verdicts:
-        console.print(verdict.sentence, highlight=False, soft_wrap=False)
+        console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)  # one line each, for grep

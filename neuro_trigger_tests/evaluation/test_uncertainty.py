@@ -56,13 +56,26 @@ def test_trimmed_std_of_a_resample_matches_the_direct_computation():
     rng = np.random.default_rng(5)
     values = rng.standard_t(3, 501)
     drawn = rng.integers(0, 501, 501)
-    counts = np.bincount(drawn, minlength=501)[None].astype(np.float32)
+    counts = np.bincount(drawn, minlength=501)[:, None].astype(float)  # (tracks, one replica)
     assert uncertainty.trimmed_std_of(values, 0.05)(counts.copy())[0] == pytest.approx(trimmed_std(values[drawn]),
-                                                                                          rel=1e-5)
+                                                                                          rel=1e-9)
     subset = np.arange(100, 300)
     in_subset = drawn[(drawn >= 100) & (drawn < 300)]
     assert uncertainty.trimmed_std_of(values, 0.05, subset)(counts.copy())[0] == pytest.approx(
-        trimmed_std(values[in_subset]), rel=1e-5)
+        trimmed_std(values[in_subset]), rel=1e-9)
+
+
+def test_trimmed_std_of_large_resamples_corrects_only_the_tails():
+    rng = np.random.default_rng(6)
+    values = rng.standard_t(3, 20_000)
+    drawn = rng.integers(0, 20_000, (20_000, 3))  # three replicas; the tails are 5% + 10 sigma of 20,000 values
+    counts = np.stack([np.bincount(d, minlength=20_000) for d in drawn.T], axis=1).astype(float)
+    expected = [trimmed_std(values[d]) for d in drawn.T]
+    np.testing.assert_allclose(uncertainty.trimmed_std_of(values, 0.05)(counts.copy()), expected, rtol=1e-9)
+    # a replica that drew one value 20,000 times reaches past the tails: the full running count answers it
+    piled = np.zeros((20_000, 1))
+    piled[int(np.argmax(values))] = 20_000
+    assert uncertainty.trimmed_std_of(values, 0.05)(piled)[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def correlated(n=20_000, seed=11):
