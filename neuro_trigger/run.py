@@ -19,7 +19,7 @@ import torch
 
 from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import write_json, write_text
-from neuro_trigger.constants import ALL_EXPERTS, theta_to_deg, z_to_cm
+from neuro_trigger.constants import ALL_EXPERTS, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.cache import content_hash
 from neuro_trigger.data.splits import SPLITS, resolve_files
@@ -222,5 +222,5 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
             z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
             figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],
                                           "all experts, test", config["z_cut_cm"],
-                                          theta_deg=theta_to_deg(tracks.theta_reco))
+                                          plots.theta_degrees(tracks.reco, pred, reference))
             export.write_plots(run_dir / "plots", figures)

@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # never a window: runs are headless and plots are drawn f
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from neuro_trigger.constants import theta_to_deg  # noqa: E402
 from neuro_trigger.evaluation.metrics import (BACKGROUND_Z_CM, IP_Z_CM, binned_resolution,  # noqa: E402
                                               trimmed_std)
 from neuro_trigger.evaluation.uncertainty import wilson_arrays  # noqa: E402
@@ -18,7 +19,8 @@ Z_RANGE = (-100.0, 100.0)
 MIN_BIN_COUNT = 30  # fewer rows than this: the bin is shaded and its points hollow
 EFFICIENCY_EDGES_CM = np.linspace(-100.0, 100.0, 41)  # 5 cm bins: the z cut edge stays visible
 CUTS_CM = np.linspace(0.0, 60.0, 121)
-THETA_EDGES_DEG = np.linspace(10.0, 170.0, 17)
+THETA_RANGE = (10.0, 170.0)
+THETA_EDGES_DEG = np.linspace(*THETA_RANGE, 17)
 PT_EDGES_GEV = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0])
 NEW, OLD, RECO = "network", "old network", "reco"
 
@@ -35,18 +37,20 @@ def _step(ax, values: np.ndarray, bins: np.ndarray, **style) -> None:
     ax.stairs(counts, bins, **style)
 
 
-def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str) -> Figure:
-    """2D histogram of reco z against predicted z, log colour scale, equal axes, statistics in the legend."""
+def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str, quantity: str = "z", unit: str = "cm",
+                   extent: tuple[float, float] = Z_RANGE) -> Figure:
+    """2D histogram of reco against predicted z (or theta), log colour scale, equal axes, statistics in the legend."""
     fig, ax = _figure()
     diff = z_reco - z_pred
-    counts, _, _ = np.histogram2d(z_reco, z_pred, bins=100, range=[Z_RANGE, Z_RANGE])
+    counts, _, _ = np.histogram2d(z_reco, z_pred, bins=100, range=[extent, extent])
     masked = np.ma.masked_equal(counts.T, 0)
-    image = ax.imshow(masked, origin="lower", extent=(*Z_RANGE, *Z_RANGE), cmap="viridis", interpolation="nearest",
+    image = ax.imshow(masked, origin="lower", extent=(*extent, *extent), cmap="viridis", interpolation="nearest",
                       norm=LogNorm(vmin=1, vmax=max(counts.max(), 1)))
     fig.colorbar(image, ax=ax, label="tracks")
-    ax.plot(Z_RANGE, Z_RANGE, color="red", lw=0.8, label=f"n = {len(diff)}\nstd = {np.std(diff):.2f} cm\n"
-            f"trimmed std = {trimmed_std(diff):.2f} cm\nmean = {np.mean(diff):.2f} cm")
-    ax.set(xlabel="reco z [cm]", ylabel="predicted z [cm]", title=title, aspect="equal", xlim=Z_RANGE, ylim=Z_RANGE)
+    ax.plot(extent, extent, color="red", lw=0.8, label=f"n = {len(diff)}\nstd = {np.std(diff):.2f} {unit}\n"
+            f"trimmed std = {trimmed_std(diff):.2f} {unit}\nmean = {np.mean(diff):.2f} {unit}")
+    ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel=f"predicted {quantity} [{unit}]", title=title, aspect="equal",
+           xlim=extent, ylim=extent)
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -63,14 +67,16 @@ def z_pred_histogram(z_pred: np.ndarray, z_reco: np.ndarray, z_old: np.ndarray, 
     return fig
 
 
-def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str) -> Figure:
-    """z_reco - z_pred for the network and the old network."""
+def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str, quantity: str = "z",
+                     unit: str = "cm", half_range: float = 50.0) -> Figure:
+    """z_reco - z_pred (or the same for theta) for the network and the old network."""
     fig, ax = _figure()
-    bins = np.linspace(-50, 50, 101)
+    bins = np.linspace(-half_range, half_range, 101)
     for diff, label, color in ((diff_old, OLD, "tab:orange"), (diff_new, NEW, "tab:blue")):
-        _step(ax, np.clip(diff, -50, 50), bins, color=color,
-              label=f"{label}: std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} cm")
-    ax.set(xlabel="z_reco - z_pred [cm] (overflow in the outer bins)", ylabel="tracks", yscale="log", title=title)
+        _step(ax, np.clip(diff, -half_range, half_range), bins, color=color,
+              label=f"{label}: std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} {unit}")
+    ax.set(xlabel=f"{quantity}_reco - {quantity}_pred [{unit}] (overflow in the outer bins)", ylabel="tracks",
+           yscale="log", title=title)
     ax.legend(fontsize=8)
     return fig
 
@@ -127,9 +133,9 @@ def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False,
                   min_count: int = MIN_BIN_COUNT) -> Figure:
     """Trimmed z resolution in bins of another quantity (pT, theta), from `metrics.binned_resolution`."""
     fig, ax = _figure()
-    _binned_resolution(ax, binned["edges"], [(OLD, binned["old"], binned["old_err"], {"color": "tab:orange", "marker": "s"}),
-                                             (NEW, binned["new"], binned["new_err"], {"color": "tab:blue", "marker": "o"})],
-                       binned["counts"], min_count)
+    series = [(OLD, binned["old"], binned["old_err"], {"color": "tab:orange", "marker": "s"}),
+              (NEW, binned["new"], binned["new_err"], {"color": "tab:blue", "marker": "o"})]
+    _binned_resolution(ax, binned["edges"], series, binned["counts"], min_count)
     ax.set(xlabel=xlabel, ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
     if log_x:
         ax.set_xscale("log")
@@ -146,8 +152,8 @@ def efficiency_vs_z(z_reco: np.ndarray, z_preds: dict[str, np.ndarray], z_cut_cm
     for (label, z_pred), color in zip(z_preds.items(), ("tab:blue", "tab:orange", "tab:green")):
         k = np.histogram(z_reco[np.abs(z_pred) < z_cut_cm], edges)[0]
         lo, hi, fraction = wilson_arrays(k, n)
-        ax.errorbar(centres, fraction, yerr=np.maximum([fraction - lo, hi - fraction], 0), fmt="o-", ms=3, lw=1, capsize=2,
-                    color=color, label=label)
+        ax.errorbar(centres, fraction, yerr=np.maximum([fraction - lo, hi - fraction], 0), fmt="o-", ms=3, lw=1,
+                    capsize=2, color=color, label=label)
     ax.axvspan(-z_cut_cm, z_cut_cm, color="0.92", zorder=0, label=f"|z| < {z_cut_cm:g} cm")
     ax.set(xlabel="reco z [cm]", ylabel=f"fraction triggered (|z_pred| < {z_cut_cm:g} cm)", title=title,
            ylim=(-0.02, 1.02))
@@ -185,12 +191,20 @@ def bucket_probabilities(z_train: np.ndarray, edges: np.ndarray, probabilities: 
     return fig
 
 
-def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
-                  z_cut_cm: float = 15.0, theta_deg: np.ndarray | None = None,
-                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
-    """The standard figures of one split, by file name stem; resolution vs theta and vs pT where given.
+def theta_degrees(reco: np.ndarray, pred: np.ndarray, reference: np.ndarray) -> tuple:
+    """(reco, predicted, old) theta in degrees for `split_figures`; predicted and old are None for a z-only net."""
+    if pred.shape[1] < 2:
+        return theta_to_deg(reco[:, 1]), None, None
+    return theta_to_deg(reco[:, 1]), theta_to_deg(pred[:, 1]), theta_to_deg(reference[:, 1])
 
-    theta_deg: the track's theta in degrees (3DTheta or reco theta); pt_gev: transverse momentum (2DPt).
+
+def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
+                  z_cut_cm: float | None = None, theta: tuple | None = None,
+                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
+    """The figures of one split, by file name stem. Optional parts, drawn where given:
+    z_cut_cm: the trigger plots (efficiency vs z, efficiency and rejection vs the cut);
+    theta: (reco, predicted, old) theta in degrees (`theta_degrees`): the z resolution vs theta, and theta's own
+    plots where the network predicts it; pt_gev: transverse momentum (2DPt) for the z resolution vs pT.
     """
     diff, diff_old = z_reco - z_pred, z_reco - z_old
     figures = {
@@ -200,12 +214,19 @@ def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, bin
         "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
                                              new_err=binned.get("new_err"), old_err=binned.get("old_err"),
                                              counts=binned.get("counts")),
-        "efficiency_vs_z": efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title),
-        "trigger_vs_cut": trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title),
     }
-    if theta_deg is not None:
+    if z_cut_cm is not None:
+        figures["efficiency_vs_z"] = efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+        figures["trigger_vs_cut"] = trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+    if theta is not None:
+        theta_reco, theta_pred, theta_old = theta
+        if theta_pred is not None:
+            figures["theta_reco_vs_pred"] = z_reco_vs_pred(theta_reco, theta_pred, title, "theta", "deg", THETA_RANGE)
+            figures["theta_diff_hist"] = z_diff_histogram(theta_reco - theta_pred, theta_reco - theta_old, title,
+                                                          "theta", "deg", 30.0)
         figures["z_resolution_vs_theta"] = resolution_vs(
-            binned_resolution(np.asarray(theta_deg, float), diff, diff_old, THETA_EDGES_DEG), "theta [deg]", title)
+            binned_resolution(np.asarray(theta_reco, float), diff, diff_old, THETA_EDGES_DEG), "reco theta [deg]",
+            title)
     if pt_gev is not None:
         figures["z_resolution_vs_pt"] = resolution_vs(
             binned_resolution(np.asarray(pt_gev, float), diff, diff_old, PT_EDGES_GEV), "pT [GeV]", title, log_x=True)

@@ -52,8 +52,8 @@ def verdict_table(summary: dict, split: str = "test") -> str:
         scope = html.escape(verdict.scope) + (" <small>(fixed point)</small>" if verdict.fixed_point else "")
         rows.append(f"<tr><td>{scope}</td>{cells}</tr>")
     missing = [name for name, e in summary.get("experts", {}).items() if not e.get("metrics", {}).get(split)]
-    rows += [f"<tr><td>{html.escape(verdict_lib.scope_name(n))}</td><td colspan={len(figures) + fixed}>no result</td></tr>"
-             for n in missing]
+    rows += [f"<tr><td>{html.escape(verdict_lib.scope_name(name))}</td>"
+             f"<td colspan={len(figures) + fixed}>no result</td></tr>" for name in missing]
     return f"<table><tr><th>{split}</th>{head}</tr>{''.join(rows)}</table>"
 
 

@@ -53,7 +53,8 @@ def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -
 Figure = Callable[[np.ndarray], np.ndarray]  # (n, block) resampling counts -> (block,) values of a figure
 
 
-def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES, seed: int = SEED) -> dict[str, np.ndarray]:
+def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
+              seed: int = SEED) -> dict[str, np.ndarray]:
     """(replicates,) values of every figure, all from the same resampled tracks (paired).
 
     The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in

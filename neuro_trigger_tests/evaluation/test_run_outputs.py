@@ -41,7 +41,8 @@ def test_png_plots_exist_per_expert_and_overall(runs):
     for folder in (runs["a"] / "plots", runs["a"] / "expert_0" / "plots"):
         names = {p.name for p in folder.glob("*.png")}
         assert {"z_reco_vs_pred.png", "z_pred_hist.png", "z_diff_hist.png", "z_resolution_vs_z.png",
-                "efficiency_vs_z.png", "trigger_vs_cut.png", "z_resolution_vs_theta.png"} <= names
+                "efficiency_vs_z.png", "trigger_vs_cut.png", "z_resolution_vs_theta.png", "theta_reco_vs_pred.png",
+                "theta_diff_hist.png"} <= names
         assert "z_resolution_vs_pt.png" not in names  # the synthetic files have no 2DPt column
     assert (runs["reweighted"] / "expert_4" / "plots" / "z_buckets.png").is_file()
     assert not (runs["a"] / "expert_4" / "plots" / "z_buckets.png").exists()

@@ -159,6 +159,7 @@ def test_console_table_is_the_overall_verdict_and_fits_80_columns():
     text = out.getvalue()
     assert "…" not in text and "fixed point against the old network" in text
     assert "overall: network against the old network" in text and "z std [cm]" in text
-    for expected in ("5.48 ± 0.09", "4.63 ± 0.08", "1.184 ± 0.020", "-5.0 ± 0.8", "99.30 ± 0.13", "worse", "better", "indistinguishable"):
+    for expected in ("5.48 ± 0.09", "4.63 ± 0.08", "1.184 ± 0.020", "-5.0 ± 0.8", "99.30 ± 0.13",
+                     "worse", "better", "indistinguishable"):
         assert expected in text, expected
     assert max(len(line) for line in text.splitlines()) <= 80
