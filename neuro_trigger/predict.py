@@ -18,7 +18,7 @@ from neuro_trigger.cli import run_cli
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.evaluation.metrics import evaluate
-from neuro_trigger.evaluation.verdict import rich_table, scope_name, verdict_of
+from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
 from neuro_trigger.inference import load_networks, predict
 from neuro_trigger.runs.export import prediction_columns
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_path(args.out) as tmp:
             io.write_file(tmp, tracks, extra=prediction_columns(pred))
         result["out"] = str(args.out)
-    result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for v in _verdicts(result)}
+    result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for _, v in _verdicts(result)}
     if args.json:
         print(json.dumps(finite_json(result)))
     else:
@@ -63,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _verdicts(result: dict) -> list:
+def _verdicts(result: dict) -> list[tuple[int, Verdict]]:
+    """(rows, verdict) per expert and overall, where rows were predicted."""
     scopes = [*result["experts"].items(), ("overall", result["overall"])]
-    return [verdict_of(metrics, scope_name(scope)) for scope, metrics in scopes if metrics and metrics.get("rows")]
+    return [(metrics["rows"], verdict_of(metrics, scope_name(scope))) for scope, metrics in scopes
+            if metrics and metrics.get("rows")]
 
 
 def _print(result: dict) -> None:
@@ -75,9 +77,9 @@ def _print(result: dict) -> None:
               + ", ".join(f"expert {e}: {n}" for e, n in result["rows_without_trained_expert"].items()))
     verdicts = _verdicts(result)
     console = Console()
-    for verdict in verdicts:
-        console.print(rich_table(verdict, "these files"))
-    for verdict in verdicts:
+    for rows, verdict in verdicts:
+        console.print(rich_table(verdict, f"{rows} rows of these files"))
+    for _, verdict in verdicts:
         console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)
 
 

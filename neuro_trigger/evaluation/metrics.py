@@ -12,6 +12,7 @@ IP_Z_CM = 1.0  # tracks from the interaction point, for the trigger efficiency
 BACKGROUND_Z_CM = 25.0  # tracks clearly from outside, for the background rejection
 Z_BIN_EDGES_CM = np.linspace(-100.0, 100.0, 21)  # 10 cm bins of reco z
 TRIM = 0.05
+MIN_BOOTSTRAP_ROWS = 10  # fewer tracks: errors are NaN (the verdict says unknown)
 
 
 def trimmed_std(values: np.ndarray, trim: float = TRIM) -> float:
@@ -111,6 +112,8 @@ def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: n
         figures.update(_binned_figures(z_reco, {"new": quantities[0][1], "old": quantities[0][2]}, Z_BIN_EDGES_CM))
     replicas = uncertainty.bootstrap(len(z_reco), figures)
     for name in [f for f in figures if not f.startswith("bin")]:
+        if len(z_reco) < MIN_BOOTSTRAP_ROWS:  # a handful of tracks resampled says nothing: unknown, not zero
+            replicas[name] = np.full_like(replicas[name], np.nan)
         metrics[f"{name}_err"] = uncertainty.standard_error(replicas[name])
         if not name.endswith("_old"):
             metrics[f"{name}_vs_old_err"] = uncertainty.ratio_error(replicas[name], replicas[f"{name}_old"])

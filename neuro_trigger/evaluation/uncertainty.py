@@ -39,15 +39,21 @@ def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndar
 
 
 def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -> tuple[float, float]:
-    """(p_new - p_old, its standard error) for two yes/no outcomes on the same tracks (the McNemar variance)."""
+    """(p_new - p_old, its standard error) for two yes/no outcomes on the same tracks.
+
+    The McNemar variance of the discordant tracks, with Agresti and Min's half a track added to each cell of the
+    2x2 table, so that few or one-sided discordant tracks (2 of 2 triggered by the new network only) do not
+    claim an error of zero.
+    """
     n = len(passed_new)
     if n == 0:
         return float("nan"), float("nan")
     only_new = float(np.count_nonzero(passed_new & ~passed_old))
     only_old = float(np.count_nonzero(passed_old & ~passed_new))
-    difference = (only_new - only_old) / n
-    variance = max((only_new + only_old) / n - difference ** 2, 0.0) / n
-    return difference, float(np.sqrt(variance))
+    adjusted_n = n + 2.0
+    adjusted = (only_new - only_old) / adjusted_n
+    variance = max((only_new + only_old + 1.0) / adjusted_n - adjusted ** 2, 0.0) / adjusted_n
+    return (only_new - only_old) / n, float(np.sqrt(variance))
 
 
 Figure = Callable[[np.ndarray], np.ndarray]  # (n, block) resampling counts -> (block,) values of a figure

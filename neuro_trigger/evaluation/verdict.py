@@ -243,7 +243,7 @@ def cell_lines(j: Judgement) -> list[str]:
     return lines + [comparison_text(j)]
 
 
-def rich_table(verdict: Verdict, split: str = "test"):
+def rich_table(verdict: Verdict, data: str = "test split"):
     """One scope's verdict for the console (rich): a row per figure, coloured by class (indistinguishable plain).
 
     For a deployable network the numbers are the fixed-point ones (the report has float beside them).
@@ -253,7 +253,7 @@ def rich_table(verdict: Verdict, split: str = "test"):
     from rich.text import Text
 
     network = "fixed point" if verdict.fixed_point else "network"
-    table = Table(title=f"{verdict.scope}: {network} against the old network ({split} split, {CONFIDENCE}, paired)",
+    table = Table(title=f"{verdict.scope}: {network} against the old network ({data}, {CONFIDENCE}, paired)",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("figure", min_width=10)  # the only column that wraps when the terminal is narrow
     for name in (network, "old network", "ratio | diff"):
@@ -280,6 +280,6 @@ def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
     if not verdicts:
         return
     overall = next((v for v in verdicts if v.scope == "overall"), verdicts[-1])
-    console.print(rich_table(overall, split))
+    console.print(rich_table(overall, f"{split} split"))
     for verdict in verdicts:
         console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)  # one line each, for grep

@@ -29,9 +29,17 @@ def test_wilson_interval_holds_a_fraction_of_one_exactly():
 def test_paired_difference_of_fractions_by_hand():
     new = np.array([1, 1, 1, 0, 1, 1, 0, 1, 1, 1], bool)
     old = np.array([1, 0, 1, 0, 1, 1, 1, 0, 1, 1], bool)
-    # discordant: new only at 1 and 7, old only at 6 -> d = (2 - 1) / 10, var = ((2 + 1) / 10 - 0.01) / 10
+    # discordant: new only at 1 and 7, old only at 6 -> d = (2 - 1) / 10; Agresti-Min: half a track more in each
+    # cell, d' = (2.5 - 1.5) / 12, var = ((2.5 + 1.5) / 12 - d'^2) / 12
     difference, err = uncertainty.paired_fraction_difference(new, old)
-    assert difference == pytest.approx(0.1) and err == pytest.approx(math.sqrt(0.029))
+    assert difference == pytest.approx(0.1) and err == pytest.approx(math.sqrt((4 / 12 - (1 / 12) ** 2) / 12))
+
+
+def test_two_tracks_triggered_only_by_the_new_network_are_no_certainty():
+    # regression: the plain McNemar variance is 0 when every discordant track goes one way, which made
+    # 2 of 2 tracks "better" at any confidence
+    difference, err = uncertainty.paired_fraction_difference(np.array([True, True]), np.array([False, False]))
+    assert difference == 1.0 and err > 0.3
 
 
 def test_bootstrap_std_error_of_a_gaussian_and_deterministic_for_the_seed():
@@ -110,6 +118,12 @@ def test_evaluate_names_every_error_and_interval():
     assert all(e > 0 for e, c in zip(binned["new_err"], binned["counts"]) if c >= 30)
     cheap = evaluate(*correlated(4000), z_cut_cm=15.0, binned=False, uncertainties=False)
     assert not any(k.endswith(("_err", "_ci")) for k in cheap)  # the per-epoch validation stays cheap
+
+
+def test_a_handful_of_tracks_has_unknown_errors():
+    reco = np.zeros((5, 2))
+    m = evaluate(np.full((5, 1), 0.01), reco, reco + np.arange(5)[:, None] * 0.01)
+    assert math.isnan(m["z_diff_std_err"]) and math.isnan(m["loss_vs_old_err"])
 
 
 def test_binned_resolution_drops_rows_outside_and_counts_the_rest():
