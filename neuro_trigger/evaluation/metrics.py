@@ -116,7 +116,9 @@ def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: n
             replicas[name] = np.full_like(replicas[name], np.nan)
         metrics[f"{name}_err"] = uncertainty.standard_error(replicas[name])
         if not name.endswith("_old"):
-            metrics[f"{name}_vs_old_err"] = uncertainty.ratio_error(replicas[name], replicas[f"{name}_old"])
+            ratios = uncertainty.ratios(replicas[name], replicas[f"{name}_old"])
+            metrics[f"{name}_vs_old_err"] = uncertainty.standard_error(ratios)
+            metrics[f"{name}_vs_old_ci"] = uncertainty.percentile_interval(ratios)
     if binned:
         for network in ("new", "old"):
             metrics["z_resolution_vs_z"][f"{network}_err"] = _bin_errors(replicas, len(Z_BIN_EDGES_CM) - 1, network)

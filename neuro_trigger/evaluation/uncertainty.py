@@ -159,7 +159,20 @@ def standard_error(replicates: np.ndarray) -> float:
     return float(np.std(finite, ddof=1))
 
 
-def ratio_error(new: np.ndarray, old: np.ndarray) -> float:
-    """Paired standard error of new / old from the same replicates."""
+def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:
+    """The bootstrap percentile interval [lo, hi] of a figure (NaNs under the same rule as `standard_error`).
+
+    Honest where the figure's distribution is skewed, as a ratio of two losses with heavy tails is.
+    """
+    replicates = np.asarray(replicates, dtype=np.float64)
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < 2 or len(finite) < 0.9 * len(replicates):
+        return [float("nan"), float("nan")]
+    lo, hi = np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
+    return [float(lo), float(hi)]
+
+
+def ratios(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """new / old replica by replica (NaN where old is 0)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return standard_error(new / old)
+        return np.where(old != 0, new / np.where(old != 0, old, 1.0), np.nan)

@@ -1,5 +1,6 @@
 """The verdict against the old (hardware) network: each compared figure classed better, worse or
-indistinguishable at 95% confidence, and one sentence per expert and overall (docs/metrics.md).
+indistinguishable at 95% confidence, paired (the ratio's bootstrap interval, or the paired difference of
+efficiencies and rejections), and one sentence per expert and overall (docs/metrics.md).
 
 Works on the metrics dicts of summary.json. Where a deployable network has fixed-point figures
 (`X_fixed`, `X_fixed_err`, `X_fixed_vs_old`, `X_fixed_ci`), the verdict is that of the fixed-point network,
@@ -47,6 +48,7 @@ class Judgement:
     comparison_err: float  # paired where the summary has it
     paired: bool
     verdict: str
+    comparison_ci: list[float] | None = None  # the paired bootstrap's 95% interval of a ratio, where stored
     float_twin: "Judgement | None" = None  # the float network's judgement when this one is the fixed point's
 
 
@@ -82,8 +84,10 @@ def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
         return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
     if fixed:
         return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old", f"{name}_vs_old_fixed"],
-                "comparison_err": [f"{name}_fixed_vs_old_err", f"{name}_vs_old_fixed_err"]}
-    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"]}
+                "comparison_err": [f"{name}_fixed_vs_old_err", f"{name}_vs_old_fixed_err"],
+                "comparison_ci": [f"{name}_fixed_vs_old_ci", f"{name}_vs_old_fixed_ci"]}
+    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"],
+            "comparison_ci": [f"{name}_vs_old_ci"]}
 
 
 def _first(metrics: dict, keys: list[str]) -> float:
@@ -91,6 +95,24 @@ def _first(metrics: dict, keys: list[str]) -> float:
         if key in metrics:
             return _number(metrics, key)
     return float("nan")
+
+
+def _interval(metrics: dict, keys: list[str]) -> list[float] | None:
+    for key in keys:
+        ci = metrics.get(key)
+        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
+                and all(math.isfinite(v) for v in ci):
+            return [float(ci[0]), float(ci[1])]
+    return None
+
+
+def classify_ratio_interval(ci: list[float]) -> str:
+    """better / worse / indistinguishable from a 95% interval of new / old (lower is better)."""
+    if ci[1] < 1.0:
+        return BETTER
+    if ci[0] > 1.0:
+        return WORSE
+    return SAME
 
 
 def classify(comparison: float, err: float, fraction: bool) -> str:
@@ -125,9 +147,10 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
             comparison_err = math.hypot(err, old_err)
         elif value and old:
             comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
-    return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired,
-                     classify(comparison, comparison_err, figure.fraction),
-                     judge(metrics, figure, False) if fixed else None)
+    ci = None if figure.fraction else _interval(metrics, keys["comparison_ci"])
+    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.fraction)
+    return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired, verdict,
+                     ci, judge(metrics, figure, False) if fixed else None)
 
 
 def uses_fixed_point(metrics: dict) -> bool:
@@ -191,7 +214,8 @@ def shown(j: Judgement, which: str = "value", unit: bool = False) -> str:
 def detail(j: Judgement) -> str:
     """The numbers behind a judgement, as the sentence quotes them."""
     if j.figure.key == "loss":
-        return f"loss / old {shown(j, 'comparison')}"
+        interval = f", 95% {j.comparison_ci[0]:.3g}-{j.comparison_ci[1]:.3g}" if j.comparison_ci else ""
+        return f"loss / old {shown(j, 'comparison')}{interval}"
     return f"{shown(j)} vs {shown(j, 'old', unit=True)}"
 
 

@@ -109,6 +109,8 @@ def test_evaluate_names_every_error_and_interval():
     for name in ("loss", "z_diff_std", "z_diff_std_trimmed", "theta_diff_std", "theta_diff_std_trimmed"):
         for key in (f"{name}_err", f"{name}_old_err", f"{name}_vs_old_err"):
             assert m[key] > 0, key
+        lo, hi = m[f"{name}_vs_old_ci"]
+        assert lo < m[f"{name}_vs_old"] < hi and hi - lo == pytest.approx(2 * 1.96 * m[f"{name}_vs_old_err"], rel=0.3)
     for name in ("efficiency", "rejection"):
         for key in (f"{name}_ci", f"{name}_old_ci"):
             lo, hi = m[key]

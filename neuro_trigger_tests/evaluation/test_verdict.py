@@ -80,6 +80,15 @@ def test_the_sentence_names_better_worse_and_the_numbers():
                         "indistinguishable in background rejection.")
 
 
+def test_a_skewed_ratio_is_judged_by_its_bootstrap_interval():
+    # a loss ratio of 12 ± 6 whose replicas never come near 1: ±1.96 errors would call it indistinguishable
+    skewed = hand_made(loss_vs_old=12.0, loss_vs_old_err=6.0, loss_vs_old_ci=[3.1, 28.0])
+    v = verdict.verdict_of(skewed, "expert 1")
+    assert by_key(v)["loss"] == verdict.WORSE and "loss (loss / old 12 ± 6, 95% 3.1-28)" in v.sentence
+    inside = hand_made(z_diff_std_vs_old=0.952, z_diff_std_vs_old_err=0.008, z_diff_std_vs_old_ci=[0.90, 1.01])
+    assert by_key(verdict.verdict_of(inside, "expert 1"))["z_diff_std"] == verdict.SAME
+
+
 def test_rejection_equal_to_three_digits_is_not_painted_red():
     # regression: rejection 0.993 vs 0.993 was shown as worse
     judged = by_key(verdict.verdict_of(hand_made(), "overall"))
