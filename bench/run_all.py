@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup", "ingest", "filters", "sampler", "training", "experts", "end_to_end"]
+BENCHMARKS = ["startup", "ingest", "filters", "sampler", "training", "experts", "end_to_end", "uncertainty"]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS

@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
     from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after the checks
     from neuro_trigger.runs.logs import configure_console
+    from neuro_trigger.evaluation.verdict import print_run_verdict
 
     configure_console(interactive=sys.stderr.isatty())
     if args.resume is not None:
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         resolve_request(request)  # a config mistake is reported before anyone is asked for a description
         request.description = description_of(args)
         run_dir, code = execute(request)
+    print_run_verdict(run_dir)
     print(f"run folder: {run_dir}")
     if code not in (0, 2):
         print(f"to continue it: python neuro_trigger/main.py --resume {run_dir}")

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 
 from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.cli import run_cli
@@ -18,11 +19,9 @@ from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
 from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
 from neuro_trigger.inference import load_networks, predict, read_run_summary, unfinished_warning
 from neuro_trigger.runs.export import prediction_columns
-
-SHOWN = ["rows", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
-         "efficiency", "efficiency_old", "rejection", "rejection_old"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
             io.write_file(tmp, tracks, extra=prediction_columns(pred))
         result["out"] = str(args.out)
+    result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for _, v in _verdicts(result)}
     if args.json:
         print(json.dumps(finite_json(result)))
     else:
@@ -72,15 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _verdicts(result: dict) -> list[tuple[int, Verdict]]:
+    """(rows, verdict) per expert and overall, where rows were predicted."""
+    scopes = [*result["experts"].items(), ("overall", result["overall"])]
+    return [(metrics["rows"], verdict_of(metrics, scope_name(scope))) for scope, metrics in scopes
+            if metrics and metrics.get("rows")]
+
+
 def _print(result: dict) -> None:
     print(f"{result['rows']} rows, {result['rows_predicted']} predicted")
     if result["rows_without_trained_expert"]:
         print("rows of experts this run did not train (not predicted): "
               + ", ".join(f"expert {e}: {n}" for e, n in result["rows_without_trained_expert"].items()))
-    print("scope      " + "  ".join(f"{name:>14}" for name in SHOWN))
-    for scope, metrics in [*result["experts"].items(), ("overall", result["overall"])]:
-        if metrics:
-            print(f"{scope:<10} " + "  ".join(f"{metrics.get(name, float('nan')):>14.4g}" for name in SHOWN))
+    verdicts = _verdicts(result)
+    console = Console()
+    for rows, verdict in verdicts:
+        console.print(rich_table(verdict, f"{rows} rows of these files"))
+    for _, verdict in verdicts:
+        console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -243,5 +243,6 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
         if split == "test":
             z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
             figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],
-                                          "all experts, test")
+                                          "all experts, test", config["z_cut_cm"],
+                                          plots.theta_degrees(tracks.reco, pred, reference))
             export.write_plots(run_dir / "plots", figures)

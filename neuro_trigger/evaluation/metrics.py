@@ -6,11 +6,13 @@ All functions take whole splits as arrays: predictions and references scaled lik
 import numpy as np
 
 from neuro_trigger.constants import theta_to_deg, z_to_cm
+from neuro_trigger.evaluation import uncertainty
 
 IP_Z_CM = 1.0  # tracks from the interaction point, for the trigger efficiency
 BACKGROUND_Z_CM = 25.0  # tracks clearly from outside, for the background rejection
 Z_BIN_EDGES_CM = np.linspace(-100.0, 100.0, 21)  # 10 cm bins of reco z
 TRIM = 0.05
+MIN_BOOTSTRAP_ROWS = 10  # fewer tracks: errors are NaN (the verdict says unknown)
 
 
 def trimmed_std(values: np.ndarray, trim: float = TRIM) -> float:
@@ -27,35 +29,119 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else float("nan")
 
 
+def trimmed_std_in_bins(x: np.ndarray, diff: np.ndarray, edges: np.ndarray) -> list[float]:
+    """Trimmed std of `diff` in bins of `x` (NaN for bins with fewer than 2 rows)."""
+    bins = np.clip(np.digitize(x, edges) - 1, 0, len(edges) - 2)
+    return [trimmed_std(diff[bins == i]) for i in range(len(edges) - 1)]
+
+
 def resolution_vs_z(z_reco_cm: np.ndarray, z_pred_cm: np.ndarray, edges: np.ndarray = Z_BIN_EDGES_CM) -> list[float]:
     """Trimmed std of z_reco - z_pred in bins of reco z (NaN for bins with fewer than 2 rows)."""
-    diff = z_reco_cm - z_pred_cm
-    bins = np.clip(np.digitize(z_reco_cm, edges) - 1, 0, len(edges) - 2)
-    return [trimmed_std(diff[bins == i]) for i in range(len(edges) - 1)]
+    return trimmed_std_in_bins(z_reco_cm, z_reco_cm - z_pred_cm, edges)
+
+
+def _trigger_outcomes(z_reco_cm: np.ndarray, z_pred_cm: np.ndarray, z_cut_cm: float):
+    """(IP mask, background mask, accepted mask) of the trigger decision |z_pred| < cut."""
+    return np.abs(z_reco_cm) < IP_Z_CM, np.abs(z_reco_cm) > BACKGROUND_Z_CM, np.abs(z_pred_cm) < z_cut_cm
 
 
 def trigger_figures(z_reco_cm: np.ndarray, z_pred_cm: np.ndarray, z_cut_cm: float) -> tuple[float, float]:
     """(efficiency for |z_reco| < 1 cm tracks, rejection of |z_reco| > 25 cm tracks) at |z_pred| < cut."""
-    accepted = np.abs(z_pred_cm) < z_cut_cm
-    ip = np.abs(z_reco_cm) < IP_Z_CM
-    background = np.abs(z_reco_cm) > BACKGROUND_Z_CM
+    ip, background, accepted = _trigger_outcomes(z_reco_cm, z_pred_cm, z_cut_cm)
     efficiency = float(accepted[ip].mean()) if ip.any() else float("nan")
     rejection = float((~accepted[background]).mean()) if background.any() else float("nan")
     return efficiency, rejection
 
 
+def _track_losses(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per track, the squared error averaged over the outputs, of the network and of the reference."""
+    out = pred.shape[1]
+    return (np.mean((pred - reco[:, :out]) ** 2, axis=1) if len(pred) else np.zeros(0),
+            np.mean((reference[:, :out] - reco[:, :out]) ** 2, axis=1) if len(pred) else np.zeros(0))
+
+
 def loss_metrics(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """MSE on scaled targets of the network and of the reference, and their ratio."""
-    out = pred.shape[1]
-    loss = float(np.mean((pred - reco[:, :out]) ** 2))
-    loss_old = float(np.mean((reference[:, :out] - reco[:, :out]) ** 2))
+    new, old = _track_losses(pred, reco, reference)
+    loss = float(np.mean(new)) if len(new) else float("nan")
+    loss_old = float(np.mean(old)) if len(old) else float("nan")
     return {"loss": loss, "loss_old": loss_old, "loss_vs_old": _ratio(loss, loss_old)}
 
 
+def _binned_figures(z_reco: np.ndarray, diffs: dict[str, np.ndarray], edges: np.ndarray) -> dict:
+    """The bootstrap figures of the trimmed resolution per bin of reco z, for bins with 2 rows or more."""
+    bins = np.clip(np.digitize(z_reco, edges) - 1, 0, len(edges) - 2)
+    order = np.argsort(bins, kind="stable")
+    starts = np.searchsorted(bins[order], np.arange(len(edges)))
+    figures = {}
+    for i in range(len(edges) - 1):
+        members = order[starts[i]:starts[i + 1]]
+        if len(members) >= 2:
+            for network, diff in diffs.items():
+                figures[f"bin{i}_{network}"] = uncertainty.trimmed_std_of(diff, TRIM, members)
+    return figures
+
+
+def _bin_errors(replicas: dict, n_bins: int, network: str) -> list[float]:
+    return [uncertainty.standard_error(replicas[f"bin{i}_{network}"]) if f"bin{i}_{network}" in replicas
+            else float("nan") for i in range(n_bins)]
+
+
+def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray, edges: np.ndarray) -> dict:
+    """Trimmed resolution of the network and the old network in bins of x (rows outside the edges dropped),
+    with bootstrap errors and counts: what the resolution-vs-pT and -theta plots draw."""
+    inside = (x >= edges[0]) & (x <= edges[-1])
+    x, diff_new, diff_old = x[inside], diff_new[inside], diff_old[inside]
+    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, {"new": diff_new, "old": diff_old}, edges))
+    n_bins = len(edges) - 1
+    return {"edges": np.asarray(edges, float).tolist(), "counts": np.histogram(x, edges)[0].tolist(),
+            "new": trimmed_std_in_bins(x, diff_new, edges), "old": trimmed_std_in_bins(x, diff_old, edges),
+            "new_err": _bin_errors(replicas, n_bins, "new"), "old_err": _bin_errors(replicas, n_bins, "old")}
+
+
+def _add_uncertainties(metrics: dict, losses: tuple, quantities: list, z_reco: np.ndarray,
+                       outcomes: tuple, binned: bool) -> None:
+    """`X_err` for every loss, resolution and ratio (paired bootstrap), `X_ci` for efficiency and rejection."""
+    figures = {"loss": uncertainty.mean_of(losses[0]), "loss_old": uncertainty.mean_of(losses[1])}
+    for name, diff, diff_old in quantities:
+        figures[f"{name}_diff_std"] = uncertainty.std_of(diff)
+        figures[f"{name}_diff_std_old"] = uncertainty.std_of(diff_old)
+        figures[f"{name}_diff_std_trimmed"] = uncertainty.trimmed_std_of(diff, TRIM)
+        figures[f"{name}_diff_std_trimmed_old"] = uncertainty.trimmed_std_of(diff_old, TRIM)
+    if binned:  # the resolution-vs-z bins share the replicas of the whole split
+        figures.update(_binned_figures(z_reco, {"new": quantities[0][1], "old": quantities[0][2]}, Z_BIN_EDGES_CM))
+    replicas = uncertainty.bootstrap(len(z_reco), figures)
+    for name in [f for f in figures if not f.startswith("bin")]:
+        if len(z_reco) < MIN_BOOTSTRAP_ROWS:  # a handful of tracks resampled says nothing: unknown, not zero
+            replicas[name] = np.full_like(replicas[name], np.nan)
+        metrics[f"{name}_err"] = uncertainty.standard_error(replicas[name])
+        if not name.endswith("_old"):
+            ratios = uncertainty.ratios(replicas[name], replicas[f"{name}_old"])
+            metrics[f"{name}_vs_old_err"] = uncertainty.standard_error(ratios)
+            metrics[f"{name}_vs_old_ci"] = uncertainty.percentile_interval(ratios)
+    if binned:
+        for network in ("new", "old"):
+            metrics["z_resolution_vs_z"][f"{network}_err"] = _bin_errors(replicas, len(Z_BIN_EDGES_CM) - 1, network)
+    ip, background, accepted, accepted_old = outcomes
+    metrics["ip_rows"], metrics["background_rows"] = int(ip.sum()), int(background.sum())
+    for name, passed, passed_old, selected in (("efficiency", accepted, accepted_old, ip),
+                                               ("rejection", ~accepted, ~accepted_old, background)):
+        n = int(selected.sum())
+        metrics[f"{name}_ci"] = uncertainty.wilson_interval(int(passed[selected].sum()), n)
+        metrics[f"{name}_old_ci"] = uncertainty.wilson_interval(int(passed_old[selected].sum()), n)
+        metrics[f"{name}_minus_old"], metrics[f"{name}_minus_old_err"] = \
+            uncertainty.paired_fraction_difference(passed[selected], passed_old[selected])
+
+
 def evaluate(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, z_cut_cm: float = 15.0,
-             binned: bool = True) -> dict:
-    """All metrics of one split: losses, z (and theta) resolution, trigger figures, resolution vs z."""
+             binned: bool = True, uncertainties: bool = True) -> dict:
+    """All metrics of one split: losses, z (and theta) resolution, trigger figures, resolution vs z.
+
+    With `uncertainties` (off for the per-epoch validation, which must stay cheap) every figure gets its
+    error: `X_err` one standard error, `X_ci` a 95% interval (docs/metrics.md).
+    """
     pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+    losses = _track_losses(pred, reco, reference)
     metrics = {"rows": int(len(pred)), **loss_metrics(pred, reco, reference)}
     if len(pred) == 0:
         return metrics
@@ -80,4 +166,8 @@ def evaluate(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, z_cut_cm
             "old": resolution_vs_z(z_reco, z_old),
             "counts": np.histogram(z_reco, Z_BIN_EDGES_CM)[0].tolist(),
         }
+    if uncertainties:
+        ip, background, accepted = _trigger_outcomes(z_reco, z_pred, z_cut_cm)
+        outcomes = (ip, background, accepted, np.abs(z_old) < z_cut_cm)
+        _add_uncertainties(metrics, losses, quantities, z_reco, outcomes, binned)
     return metrics

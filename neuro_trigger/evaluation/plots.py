@@ -10,9 +10,18 @@ matplotlib.use("Agg")  # never a window: runs are headless and plots are drawn f
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from neuro_trigger.evaluation.metrics import trimmed_std  # noqa: E402
+from neuro_trigger.constants import theta_to_deg  # noqa: E402
+from neuro_trigger.evaluation.metrics import (BACKGROUND_Z_CM, IP_Z_CM, binned_resolution,  # noqa: E402
+                                              trimmed_std)
+from neuro_trigger.evaluation.uncertainty import wilson_arrays  # noqa: E402
 
 Z_RANGE = (-100.0, 100.0)
+MIN_BIN_COUNT = 30  # fewer rows than this: the bin is shaded and its points hollow
+EFFICIENCY_EDGES_CM = np.linspace(-100.0, 100.0, 41)  # 5 cm bins: the z cut edge stays visible
+CUTS_CM = np.linspace(0.0, 60.0, 121)
+THETA_RANGE = (10.0, 170.0)
+THETA_EDGES_DEG = np.linspace(*THETA_RANGE, 17)
+PT_EDGES_GEV = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0])
 NEW, OLD, RECO = "network", "old network", "reco"
 
 
@@ -28,18 +37,20 @@ def _step(ax, values: np.ndarray, bins: np.ndarray, **style) -> None:
     ax.stairs(counts, bins, **style)
 
 
-def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str) -> Figure:
-    """2D histogram of reco z against predicted z, log colour scale, equal axes, statistics in the legend."""
+def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str, quantity: str = "z", unit: str = "cm",
+                   extent: tuple[float, float] = Z_RANGE) -> Figure:
+    """2D histogram of reco against predicted z (or theta), log colour scale, equal axes, statistics in the legend."""
     fig, ax = _figure()
     diff = z_reco - z_pred
-    counts, _, _ = np.histogram2d(z_reco, z_pred, bins=100, range=[Z_RANGE, Z_RANGE])
+    counts, _, _ = np.histogram2d(z_reco, z_pred, bins=100, range=[extent, extent])
     masked = np.ma.masked_equal(counts.T, 0)
-    image = ax.imshow(masked, origin="lower", extent=(*Z_RANGE, *Z_RANGE), cmap="viridis", interpolation="nearest",
+    image = ax.imshow(masked, origin="lower", extent=(*extent, *extent), cmap="viridis", interpolation="nearest",
                       norm=LogNorm(vmin=1, vmax=max(counts.max(), 1)))
     fig.colorbar(image, ax=ax, label="tracks")
-    ax.plot(Z_RANGE, Z_RANGE, color="red", lw=0.8, label=f"n = {len(diff)}\nstd = {np.std(diff):.2f} cm\n"
-            f"trimmed std = {trimmed_std(diff):.2f} cm\nmean = {np.mean(diff):.2f} cm")
-    ax.set(xlabel="reco z [cm]", ylabel="predicted z [cm]", title=title, aspect="equal", xlim=Z_RANGE, ylim=Z_RANGE)
+    ax.plot(extent, extent, color="red", lw=0.8, label=f"n = {len(diff)}\nstd = {np.std(diff):.2f} {unit}\n"
+            f"trimmed std = {trimmed_std(diff):.2f} {unit}\nmean = {np.mean(diff):.2f} {unit}")
+    ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel=f"predicted {quantity} [{unit}]", title=title, aspect="equal",
+           xlim=extent, ylim=extent)
     ax.legend(loc="upper left", fontsize=8)
     return fig
 
@@ -56,29 +67,116 @@ def z_pred_histogram(z_pred: np.ndarray, z_reco: np.ndarray, z_old: np.ndarray, 
     return fig
 
 
-def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str) -> Figure:
-    """z_reco - z_pred for the network and the old network."""
+def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str, quantity: str = "z",
+                     unit: str = "cm", half_range: float = 50.0) -> Figure:
+    """z_reco - z_pred (or the same for theta) for the network and the old network."""
     fig, ax = _figure()
-    bins = np.linspace(-50, 50, 101)
+    bins = np.linspace(-half_range, half_range, 101)
     for diff, label, color in ((diff_old, OLD, "tab:orange"), (diff_new, NEW, "tab:blue")):
-        _step(ax, np.clip(diff, -50, 50), bins, color=color,
-              label=f"{label}: std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} cm")
-    ax.set(xlabel="z_reco - z_pred [cm] (overflow in the outer bins)", ylabel="tracks", yscale="log", title=title)
+        _step(ax, np.clip(diff, -half_range, half_range), bins, color=color,
+              label=f"{label}: std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} {unit}")
+    ax.set(xlabel=f"{quantity}_reco - {quantity}_pred [{unit}] (overflow in the outer bins)", ylabel="tracks",
+           yscale="log", title=title)
     ax.legend(fontsize=8)
     return fig
 
 
+def _as_float(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dict]], counts, min_count: int) -> None:
+    """Points with error bars per network, the row count of each bin written at its foot, thin bins greyed out.
+
+    A bin with fewer than `min_count` rows is shaded and its points are drawn hollow: its value is a guess.
+    """
+    edges = np.asarray(edges, dtype=float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    thin = np.zeros(len(centres), bool) if counts is None else np.asarray(counts) < min_count
+    for n, i in enumerate(np.flatnonzero(thin)):
+        ax.axvspan(edges[i], edges[i + 1], color="0.9", zorder=0, label=None if n else f"< {min_count} rows (hollow)")
+    for label, values, errors, style in series:
+        values = _as_float(values)
+        errors = None if errors is None else _as_float(errors)
+        for mask, face in ((~thin, style["color"]), (thin, "white")):
+            if mask.any():
+                ax.errorbar(centres[mask], values[mask], yerr=None if errors is None else errors[mask],
+                            fmt=style["marker"], color=style["color"], mfc=face, ms=4, capsize=2, lw=1,
+                            label=label if face != "white" or (~thin).sum() == 0 else None)
+    if counts is not None:  # the rows behind each point, written at the foot of its bin
+        ax.set_ylim(0, None)
+        labels = ax.get_xaxis_transform()  # x in data, y in axes fractions
+        for centre, count, faint in zip(centres, counts, thin):
+            ax.text(centre, 0.015, f"{count}", transform=labels, rotation=90, ha="center", va="bottom", fontsize=6,
+                    color="0.55" if faint else "0.25")
+
+
 def resolution_vs_z(edges: list[float], new: list[float], old: list[float], title: str,
-                    others: dict[str, list[float]] | None = None) -> Figure:
-    """Trimmed z resolution in bins of reco z, for the network(s) and the old network."""
+                    others: dict[str, list[float]] | None = None, new_err: list[float] | None = None,
+                    old_err: list[float] | None = None, counts: list[int] | None = None,
+                    min_count: int = MIN_BIN_COUNT) -> Figure:
+    """Trimmed z resolution in bins of reco z with bootstrap errors and per-bin counts, network(s) and old."""
     fig, ax = _figure()
-    centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
-    as_float = lambda values: np.array([np.nan if v is None else v for v in values], dtype=float)  # noqa: E731
-    ax.plot(centres, as_float(old), "s--", color="tab:orange", label=OLD)
-    for label, values in ({NEW: new} if others is None else others).items():
-        ax.plot(centres, as_float(values), "o-", label=label)
+    series = [(OLD, old, old_err, {"color": "tab:orange", "marker": "s"})]
+    if others is None:
+        series.append((NEW, new, new_err, {"color": "tab:blue", "marker": "o"}))
+    else:
+        series += [(label, values, None, {"color": f"C{i}", "marker": "o"}) for i, (label, values) in
+                   enumerate(others.items())]
+    _binned_resolution(ax, edges, series, counts, min_count)
     ax.set(xlabel="reco z [cm]", ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False,
+                  min_count: int = MIN_BIN_COUNT) -> Figure:
+    """Trimmed z resolution in bins of another quantity (pT, theta), from `metrics.binned_resolution`."""
+    fig, ax = _figure()
+    series = [(OLD, binned["old"], binned["old_err"], {"color": "tab:orange", "marker": "s"}),
+              (NEW, binned["new"], binned["new_err"], {"color": "tab:blue", "marker": "o"})]
+    _binned_resolution(ax, binned["edges"], series, binned["counts"], min_count)
+    ax.set(xlabel=xlabel, ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
+    if log_x:
+        ax.set_xscale("log")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def efficiency_vs_z(z_reco: np.ndarray, z_preds: dict[str, np.ndarray], z_cut_cm: float, title: str,
+                    edges: np.ndarray = EFFICIENCY_EDGES_CM) -> Figure:
+    """Fraction of tracks triggered (|z_pred| < cut) in bins of reco z, with Wilson 95% error bars, per network."""
+    fig, ax = _figure()
+    centres = (edges[:-1] + edges[1:]) / 2
+    n = np.histogram(z_reco, edges)[0]
+    for (label, z_pred), color in zip(z_preds.items(), ("tab:blue", "tab:orange", "tab:green")):
+        k = np.histogram(z_reco[np.abs(z_pred) < z_cut_cm], edges)[0]
+        lo, hi, fraction = wilson_arrays(k, n)
+        ax.errorbar(centres, fraction, yerr=np.maximum([fraction - lo, hi - fraction], 0), fmt="o-", ms=3, lw=1,
+                    capsize=2, color=color, label=label)
+    ax.axvspan(-z_cut_cm, z_cut_cm, color="0.92", zorder=0, label=f"|z| < {z_cut_cm:g} cm")
+    ax.set(xlabel="reco z [cm]", ylabel=f"fraction triggered (|z_pred| < {z_cut_cm:g} cm)", title=title,
+           ylim=(-0.02, 1.02))
     ax.legend(fontsize=8)
+    return fig
+
+
+def trigger_vs_cut(z_reco: np.ndarray, z_preds: dict[str, np.ndarray], z_cut_cm: float, title: str,
+                   cuts: np.ndarray = CUTS_CM) -> Figure:
+    """IP efficiency (solid) and background rejection (dashed) as the z cut varies, a curve per network."""
+    fig, ax = _figure()
+    ip, background = np.abs(z_reco) < IP_Z_CM, np.abs(z_reco) > BACKGROUND_Z_CM
+    for (label, z_pred), color in zip(z_preds.items(), ("tab:blue", "tab:orange", "tab:green")):
+        distance = np.abs(z_pred)
+        if ip.any():  # accepted below the cut: a sorted search answers every cut at once
+            efficiency = np.searchsorted(np.sort(distance[ip]), cuts, side="left") / ip.sum()
+            ax.plot(cuts, efficiency, "-", color=color, label=f"{label}: efficiency")
+        if background.any():
+            rejection = 1 - np.searchsorted(np.sort(distance[background]), cuts, side="left") / background.sum()
+            ax.plot(cuts, rejection, "--", color=color, label=f"{label}: rejection")
+    ax.axvline(z_cut_cm, color="0.5", lw=0.8, ls=":")
+    ax.set(xlabel="z cut [cm] (trigger on |z_pred| < cut)", ylabel="fraction", title=title, ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8, loc="center right")
     return fig
 
 
@@ -93,11 +191,43 @@ def bucket_probabilities(z_train: np.ndarray, edges: np.ndarray, probabilities: 
     return fig
 
 
-def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str) -> dict[str, Figure]:
-    """The four standard figures of one split, by file name stem."""
-    return {
+def theta_degrees(reco: np.ndarray, pred: np.ndarray, reference: np.ndarray) -> tuple:
+    """(reco, predicted, old) theta in degrees for `split_figures`; predicted and old are None for a z-only net."""
+    if pred.shape[1] < 2:
+        return theta_to_deg(reco[:, 1]), None, None
+    return theta_to_deg(reco[:, 1]), theta_to_deg(pred[:, 1]), theta_to_deg(reference[:, 1])
+
+
+def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
+                  z_cut_cm: float | None = None, theta: tuple | None = None,
+                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
+    """The figures of one split, by file name stem. Optional parts, drawn where given:
+    z_cut_cm: the trigger plots (efficiency vs z, efficiency and rejection vs the cut);
+    theta: (reco, predicted, old) theta in degrees (`theta_degrees`): the z resolution vs theta, and theta's own
+    plots where the network predicts it; pt_gev: transverse momentum (2DPt) for the z resolution vs pT.
+    """
+    diff, diff_old = z_reco - z_pred, z_reco - z_old
+    figures = {
         "z_reco_vs_pred": z_reco_vs_pred(z_reco, z_pred, title),
         "z_pred_hist": z_pred_histogram(z_pred, z_reco, z_old, title),
-        "z_diff_hist": z_diff_histogram(z_reco - z_pred, z_reco - z_old, title),
-        "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title),
+        "z_diff_hist": z_diff_histogram(diff, diff_old, title),
+        "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
+                                             new_err=binned.get("new_err"), old_err=binned.get("old_err"),
+                                             counts=binned.get("counts")),
     }
+    if z_cut_cm is not None:
+        figures["efficiency_vs_z"] = efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+        figures["trigger_vs_cut"] = trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+    if theta is not None:
+        theta_reco, theta_pred, theta_old = theta
+        if theta_pred is not None:
+            figures["theta_reco_vs_pred"] = z_reco_vs_pred(theta_reco, theta_pred, title, "theta", "deg", THETA_RANGE)
+            figures["theta_diff_hist"] = z_diff_histogram(theta_reco - theta_pred, theta_reco - theta_old, title,
+                                                          "theta", "deg", 30.0)
+        figures["z_resolution_vs_theta"] = resolution_vs(
+            binned_resolution(np.asarray(theta_reco, float), diff, diff_old, THETA_EDGES_DEG), "reco theta [deg]",
+            title)
+    if pt_gev is not None:
+        figures["z_resolution_vs_pt"] = resolution_vs(
+            binned_resolution(np.asarray(pt_gev, float), diff, diff_old, PT_EDGES_GEV), "pT [GeV]", title, log_x=True)
+    return figures

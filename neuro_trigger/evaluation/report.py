@@ -7,45 +7,59 @@ import html
 import json
 from pathlib import Path
 
-VERDICT_COLUMNS = [
-    ("loss_vs_old", "loss / old", "{:.3f}"),
-    ("z_diff_std", "z std [cm]", "{:.2f}"), ("z_diff_std_old", "old", "{:.2f}"),
-    ("z_diff_std_trimmed", "z trimmed std [cm]", "{:.2f}"), ("z_diff_std_trimmed_old", "old", "{:.2f}"),
-    ("efficiency", "efficiency", "{:.3f}"), ("efficiency_old", "old", "{:.3f}"),
-    ("rejection", "rejection", "{:.3f}"), ("rejection_old", "old", "{:.3f}"),
-]
+from neuro_trigger.evaluation import verdict as verdict_lib
+
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child{text-align:left}
-.better{background:#d9f2d9}.worse{background:#f9dcdc}img{max-width:560px;margin:4px}pre{background:#f6f6f6;
-padding:1em;overflow:auto;font-size:12px}"""
+.better{background:#d9f2d9}.worse{background:#f9dcdc}.unknown{color:#888}ul.verdict li{margin:4px 0}
+img{max-width:560px;margin:4px}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}"""
 
 
-def _cell(metrics: dict, key: str, fmt: str) -> str:
-    value = metrics.get(key)
-    if value is None:
+def _cell(j: verdict_lib.Judgement | None) -> str:
+    if j is None:
         return "<td>-</td>"
-    css = ""
-    if key == "loss_vs_old":
-        css = "better" if value < 1 else "worse"
-    elif not key.endswith("_old") and metrics.get(key + "_old") is not None:
-        lower_is_better = key.startswith("z_diff")
-        better = value < metrics[key + "_old"] if lower_is_better else value > metrics[key + "_old"]
-        css = "better" if better else "worse"
-    return f'<td class="{css}">{fmt.format(value)}</td>'
+    *values, comparison = verdict_lib.cell_lines(j)
+    lines = [html.escape(line) for line in values]
+    lines.append(f"<small>{html.escape(comparison)}: {j.verdict}</small>")  # the class in words, not colour alone
+    title = f"{j.verdict} at {verdict_lib.CONFIDENCE}" + ("" if j.paired else " (unpaired errors)")
+    return f'<td class="{j.verdict}" title="{html.escape(title)}">{"<br>".join(lines)}</td>'
+
+
+def _deviation(summary: dict, metrics: dict) -> str:
+    """The largest float-vs-fixed-point z difference of a scope, where the summary has it."""
+    value = metrics.get("z_float_vs_fixed_max_cm", summary.get("z_float_vs_fixed_max_cm"))
+    return "-" if value is None else f"{float(value):.3g}"
 
 
 def verdict_table(summary: dict, split: str = "test") -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in VERDICT_COLUMNS)
+    """value ± error of the network (float and fixed point where known) and of the old network, per figure
+    and scope, coloured by the class of the figure (better green, worse red, indistinguishable plain)."""
+    verdicts = verdict_lib.run_verdicts(summary, split)
+    figures = [f for f in verdict_lib.FIGURES if any(j.figure == f for v in verdicts for j in v.judgements)]
+    fixed = any(v.fixed_point for v in verdicts)
+    head = "".join(f"<th>{html.escape(verdict_lib.header(f))}</th>" for f in figures)
+    if fixed:
+        head += "<th>max |z float - z fixed| [cm]</th>"
+    metrics_of = {verdict_lib.scope_name(name): expert.get("metrics", {}).get(split, {})
+                  for name, expert in summary.get("experts", {}).items()}
+    metrics_of["overall"] = summary.get("metrics", {}).get(split, {})
     rows = []
-    entries = [(name, e.get("metrics", {}).get(split)) for name, e in summary.get("experts", {}).items()]
-    entries.append(("overall", summary.get("metrics", {}).get(split)))
-    for name, metrics in entries:
-        if not metrics:
-            rows.append(f"<tr><td>{html.escape(name)}</td><td colspan={len(VERDICT_COLUMNS)}>no result</td></tr>")
-            continue
-        cells = "".join(_cell(metrics, key, fmt) for key, _, fmt in VERDICT_COLUMNS)
-        rows.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
+    for verdict in verdicts:
+        found = {j.figure.key: j for j in verdict.judgements}
+        cells = "".join(_cell(found.get(f.key)) for f in figures)
+        if fixed:
+            cells += f"<td>{_deviation(summary, metrics_of.get(verdict.scope, {}))}</td>"
+        scope = html.escape(verdict.scope) + (" <small>(fixed point)</small>" if verdict.fixed_point else "")
+        rows.append(f"<tr><td>{scope}</td>{cells}</tr>")
+    missing = [name for name, e in summary.get("experts", {}).items() if not e.get("metrics", {}).get(split)]
+    rows += [f"<tr><td>{html.escape(verdict_lib.scope_name(name))}</td>"
+             f"<td colspan={len(figures) + fixed}>no result</td></tr>" for name in missing]
     return f"<table><tr><th>{split}</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def verdict_sentences(summary: dict, split: str = "test") -> str:
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in verdict_lib.summary_sentences(summary, split))
+    return f"<ul class='verdict'>{items}</ul>" if items else "<p>no finished expert to judge</p>"
 
 
 def _image(path: Path) -> str:
@@ -66,10 +80,13 @@ def render(summary: dict, images: list[Path]) -> str:
         f"<h1>NeuroTrigger run {e(summary.get('config_name', ''))}: {e(Path(summary.get('run_dir', '')).name)}</h1>",
         f"<p>status: <b>{e(summary.get('status', ''))}</b></p>",
         "<h2>Verdict against the old (hardware) network</h2>",
-        "<p>loss / old &lt; 1 and smaller z resolution mean better than the network in hardware; "
-        f"trigger figures at |z| &lt; {e(str(summary.get('metrics', {}).get('test', {}).get('z_cut_cm', '')))} cm: "
+        verdict_sentences(summary, "test"),
+        f"<p>Test split; each figure is better, worse or indistinguishable at {verdict_lib.CONFIDENCE} confidence, "
+        "paired (the same tracks for the network and the old network); ± is one standard error "
+        "(docs/metrics.md). Where fixed-point figures exist, the verdict is that of the fixed-point network. "
+        f"Trigger figures at |z| &lt; {e(str(summary.get('metrics', {}).get('test', {}).get('z_cut_cm', '')))} cm: "
         "efficiency for |z_reco| &lt; 1 cm tracks, rejection of |z_reco| &gt; 25 cm tracks.</p>",
-        verdict_table(summary, "test"), verdict_table(summary, "val"),
+        verdict_table(summary, "test"), "<h3>Validation split</h3>", verdict_table(summary, "val"),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",
         f"<h2>Reproduce</h2><p>git id: <code>{e(str(summary.get('git_id', '')))}</code>, seed "

@@ -58,7 +58,9 @@ def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, me
     z_reco, z_old = z_to_cm(test.z_reco), z_to_cm(data.reference["test"][:, 0])
     z_pred = z_to_cm(predictions["test"][:, 0])
     title = f"expert {data.expert}, test"
-    figures = plots.split_figures(z_reco, z_pred, z_old, metrics["test"]["z_resolution_vs_z"], title)
+    theta = plots.theta_degrees(test.reco, predictions["test"], data.reference["test"])
+    figures = plots.split_figures(z_reco, z_pred, z_old, metrics["test"]["z_resolution_vs_z"], title,
+                                  data.config["z_cut_cm"], theta)
     if data.config["dist"]:
         sampler = make_sampler(data)
         edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))

@@ -46,7 +46,7 @@ class ExpertModule(pl.LightningModule):
         x, y, reference = batch
         pred = self.network(x)
         metrics = evaluate(pred.double().numpy(), y.double().numpy(), reference.double().numpy(),
-                           self.config["z_cut_cm"], binned=False)
+                           self.config["z_cut_cm"], binned=False, uncertainties=False)
         metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
         self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
         self.log("val_loss", metrics["loss"], batch_size=len(x))

@@ -1,4 +1,5 @@
 """Plots, report.html and compare on real (tiny) run folders."""
+import html as htmllib
 import json
 import re
 import shutil
@@ -7,6 +8,7 @@ import subprocess
 import pytest
 
 from neuro_trigger.data.splits import SPLITS, write_synthetic
+from neuro_trigger.evaluation.verdict import format_pm, summary_sentences
 from neuro_trigger.run import RunRequest, execute
 from neuro_trigger_tests.conftest import run_module
 
@@ -38,7 +40,10 @@ def runs(tmp_path_factory, small_files):
 def test_png_plots_exist_per_expert_and_overall(runs):
     for folder in (runs["a"] / "plots", runs["a"] / "expert_0" / "plots"):
         names = {p.name for p in folder.glob("*.png")}
-        assert {"z_reco_vs_pred.png", "z_pred_hist.png", "z_diff_hist.png", "z_resolution_vs_z.png"} <= names
+        assert {"z_reco_vs_pred.png", "z_pred_hist.png", "z_diff_hist.png", "z_resolution_vs_z.png",
+                "efficiency_vs_z.png", "trigger_vs_cut.png", "z_resolution_vs_theta.png", "theta_reco_vs_pred.png",
+                "theta_diff_hist.png"} <= names
+        assert "z_resolution_vs_pt.png" not in names  # the synthetic files have no 2DPt column
     assert (runs["reweighted"] / "expert_4" / "plots" / "z_buckets.png").is_file()
     assert not (runs["a"] / "expert_4" / "plots" / "z_buckets.png").exists()
 
@@ -65,7 +70,13 @@ def test_report_is_self_contained_and_opens_with_the_verdict(runs):
     assert all(src.startswith("data:image/png;base64,") for src in images)
     assert "<script" not in html and "http://" not in html and "https://" not in html
     summary = json.loads((runs["a"] / "summary.json").read_text())
-    assert f"{summary['metrics']['test']['loss_vs_old']:.3f}" in html
+    test = summary["metrics"]["test"]
+    sentences = summary_sentences(summary)
+    assert [s.split(":")[0] for s in sentences] == ["expert 0", "expert 4", "overall"]
+    assert html.index("Verdict") < html.index(htmllib.escape(sentences[0])) < html.index("<table")
+    assert htmllib.escape(sentences[-1]) in html
+    assert f"{format_pm(test['z_diff_std'], test['z_diff_std_err'])}" in html
+    assert f"ratio {format_pm(test['loss_vs_old'], test['loss_vs_old_err'])}" in html
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
@@ -114,3 +125,37 @@ def test_compare_table_experts_plot_and_unfinished_runs(runs, tmp_path):
         shutil.rmtree(broken)
     missing = run_module("-m", "neuro_trigger.compare", str(tmp_path / "nope"))
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+
+
+def test_a_tiny_run_stores_errors_and_intervals_and_prints_its_verdict(small_data_args, tmp_path):
+    result = run_module("neuro_trigger/main.py", "baseline_v2", "-p", "-d", "tiny", "--log-root", str(tmp_path),
+                        *small_data_args, "-m", "epochs=1", "experts=[0,4]")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "baseline_v2" / "version_0" / "summary.json").read_text())
+    for metrics in (summary["metrics"]["test"], summary["experts"]["expert_4"]["metrics"]["val"]):
+        for name in ("loss", "z_diff_std", "z_diff_std_trimmed", "theta_diff_std", "theta_diff_std_trimmed"):
+            for key in (f"{name}_err", f"{name}_old_err", f"{name}_vs_old_err"):
+                assert metrics[key] > 0, key
+        for key in ("efficiency_ci", "efficiency_old_ci", "rejection_ci", "rejection_old_ci"):
+            lo, hi = metrics[key]
+            assert 0 <= lo <= metrics[key[:-3]] <= hi <= 1, key
+        assert len(metrics["z_resolution_vs_z"]["new_err"]) == len(metrics["z_resolution_vs_z"]["counts"])
+    lines = result.stdout.splitlines()
+    assert "overall: network against the old network (test split, 95%, paired)" in result.stdout
+    assert "z std [cm]" in result.stdout and "theta trimmed std [deg]" in result.stdout
+    assert [line.split(":")[0] for line in lines if line.startswith(("expert ", "overall:"))] == \
+        ["expert 0", "expert 4", "overall"]
+    assert lines[-1].startswith("run folder: ")
+
+
+def test_predict_shows_errors_and_the_verdict(runs, small_files):
+    result = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0]), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    summary = json.loads((runs["a"] / "summary.json").read_text())
+    assert report["overall"]["z_diff_std_err"] > 0 and len(report["overall"]["efficiency_ci"]) == 2
+    assert set(report["verdict"]) == {"expert_0", "expert_4", "overall"}
+    assert report["verdict"]["overall"] == summary_sentences(summary)[-1]  # same data, same figures, same words
+    text = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0])).stdout
+    assert report["verdict"]["expert_4"] in text.replace("\n", " ")
+    assert format_pm(report["overall"]["z_diff_std"], report["overall"]["z_diff_std_err"]) in text

@@ -1,0 +1,178 @@
+"""Statistical uncertainties of the run metrics: a paired bootstrap for resolutions, losses and their
+ratios, Wilson intervals for efficiency and rejection (docs/metrics.md).
+
+The bootstrap draws, once per split, a matrix of resampling counts (replicate x track); every figure of
+the new and of the old network is recomputed from the same counts, so ratios and differences carry
+their paired (correlated) uncertainty. Counts instead of resampled copies make each replicate a weighted
+sum over the sorted values: no per-replicate sort, one matrix product per figure.
+"""
+from typing import Callable
+
+import numpy as np
+
+REPLICATES = 200  # the standard error itself is then known to about 1 / sqrt(2 * 200) = 5%
+SEED = 20240  # fixed: the same data gives the same errors
+Z95 = 1.959963984540054  # two-sided 95% of a normal distribution
+CHUNK_ELEMENTS = 1 << 22  # tracks x replicates per block: bounds the memory (~32 MB of float64 counts)
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> list[float]:
+    """The Wilson score interval [lo, hi] of a binomial fraction k/n (NaNs for n = 0)."""
+    if n <= 0:
+        return [float("nan"), float("nan")]
+    lo, hi, _ = wilson_arrays(np.array([k]), np.array([n]), z)
+    return [float(lo[0]), float(hi[0])]
+
+
+def wilson_arrays(k: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, k/n) of the Wilson interval for arrays of counts, NaN where n = 0 (error bars per bin)."""
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denominator = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denominator
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    # exactly 0 and 1 at the ends (k = 0, k = n), where rounding would otherwise leave 1e-16 off
+    lo = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
+    hi = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan), p
+
+
+def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -> tuple[float, float]:
+    """(p_new - p_old, its standard error) for two yes/no outcomes on the same tracks.
+
+    The McNemar variance of the discordant tracks, with Agresti and Min's half a track added to each cell of the
+    2x2 table, so that few or one-sided discordant tracks (2 of 2 triggered by the new network only) do not
+    claim an error of zero.
+    """
+    n = len(passed_new)
+    if n == 0:
+        return float("nan"), float("nan")
+    only_new = float(np.count_nonzero(passed_new & ~passed_old))
+    only_old = float(np.count_nonzero(passed_old & ~passed_new))
+    adjusted_n = n + 2.0
+    adjusted = (only_new - only_old) / adjusted_n
+    variance = max((only_new + only_old + 1.0) / adjusted_n - adjusted ** 2, 0.0) / adjusted_n
+    return (only_new - only_old) / n, float(np.sqrt(variance))
+
+
+Figure = Callable[[np.ndarray], np.ndarray]  # (n, block) resampling counts -> (block,) values of a figure
+
+
+def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
+              seed: int = SEED) -> dict[str, np.ndarray]:
+    """(replicates,) values of every figure, all from the same resampled tracks (paired).
+
+    The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in
+    blocks of bounded size and every figure sees each block once, so memory stays flat for millions of rows.
+    Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows.
+    """
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in figures}
+    block = max(1, CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, replicates if n else 0, block):
+        rows = min(block, replicates - start)
+        draws = rng.integers(0, n, size=(rows, n)) * rows + np.arange(rows)[:, None]  # flat (track, replica)
+        # float64: float32 would halve the bandwidth but lose digits in m2 - m1^2 of narrow, offset values
+        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(n, rows).astype(np.float64)
+        for name, figure in figures.items():
+            parts[name].append(figure(counts))
+    return {name: np.concatenate(p) if p else np.full(replicates, np.nan) for name, p in parts.items()}
+
+
+def mean_of(values: np.ndarray) -> Figure:
+    """The mean of `values` (one per track) in each replicate."""
+    values = np.asarray(values, dtype=np.float64)
+    return lambda counts: (values @ counts) / len(values)
+
+
+def std_of(values: np.ndarray) -> Figure:
+    """The population std of `values` in each replicate."""
+    centred = values - (np.mean(values) if len(values) else 0.0)  # centred once: numerically safe variance
+    first, second = centred, centred * centred
+
+    def figure(counts: np.ndarray) -> np.ndarray:  # two vector-matrix products: a (2, n) matrix product is slower
+        m1, m2 = (first @ counts) / len(values), (second @ counts) / len(values)
+        return np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    return figure
+
+
+def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = None) -> Figure:
+    """The std after dropping the `trim` fraction at each end (as `metrics.trimmed_std`), in each replicate.
+
+    With `subset` (track indices) only those tracks count: a bin of the split, whose size then varies between
+    replicates as it would between repeated experiments. NaN where fewer than 2 values remain.
+    Only the sorted values near the two cuts need a running count: the sums over all tracks are corrected
+    by what the replicate drops from each tail (a tail holds the cut plus a 10-sigma margin).
+    """
+    idx = np.arange(len(values)) if subset is None else np.asarray(subset)
+    centre = float(np.mean(values[idx])) if len(idx) else 0.0
+    x = values[idx] - centre  # (m,) in idx order
+    position = np.argsort(x, kind="stable")  # sorted order within idx
+    first, second = x, x * x
+    m = len(idx)
+    tail = int(np.ceil(trim * m + 10 * np.sqrt(m) + 10))
+    low, high = position[:tail], position[::-1][:tail]  # the lowest and the highest values, outermost first
+
+    def dropped(c: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        """Per sorted tail value (outermost first), how many of its draws fall among the `cut` outermost."""
+        cumulative = np.cumsum(c, axis=0)
+        return np.minimum(cumulative, cut) - np.minimum(cumulative - c, cut)
+
+    def moments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mine = counts if subset is None else counts[idx]  # (m, block)
+        total = mine.sum(axis=0, dtype=np.float64)
+        cut = np.floor(total * trim)
+        s1, s2 = first @ mine, second @ mine
+        if 2 * tail < m:
+            c_low, c_high = mine[low], mine[high]
+            if (c_low.sum(axis=0) >= cut).all() and (c_high.sum(axis=0) >= cut).all():
+                d_low, d_high = dropped(c_low, cut), dropped(c_high, cut)
+                s1 -= first[low] @ d_low + first[high] @ d_high
+                s2 -= second[low] @ d_low + second[high] @ d_high
+                return s1, s2, total - 2 * cut
+        c = mine[position]  # a block with a replica too far out in a tail: every sorted value
+        d_low, d_high = dropped(c, cut), dropped(c[::-1], cut)
+        s1 -= first[position] @ d_low + first[position[::-1]] @ d_high
+        s2 -= second[position] @ d_low + second[position[::-1]] @ d_high
+        return s1, s2, total - 2 * cut
+
+    def figure(counts: np.ndarray) -> np.ndarray:
+        s1, s2, weight = moments(counts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m1, m2 = s1 / weight, s2 / weight
+            result = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+        return np.where(weight >= 2, result, np.nan)
+    return figure
+
+
+def standard_error(replicates: np.ndarray) -> float:
+    """The bootstrap standard error: the std of a figure over the replicates.
+
+    Replicates where the figure is undefined (a bin left with fewer than 2 tracks) are skipped while they
+    are rare; NaN when more than 10% are undefined, since the error would then be meaningless.
+    """
+    replicates = np.asarray(replicates, dtype=np.float64)
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < 2 or len(finite) < 0.9 * len(replicates):
+        return float("nan")
+    return float(np.std(finite, ddof=1))
+
+
+def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:
+    """The bootstrap percentile interval [lo, hi] of a figure (NaNs under the same rule as `standard_error`).
+
+    Honest where the figure's distribution is skewed, as a ratio of two losses with heavy tails is.
+    """
+    replicates = np.asarray(replicates, dtype=np.float64)
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < 2 or len(finite) < 0.9 * len(replicates):
+        return [float("nan"), float("nan")]
+    lo, hi = np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
+    return [float(lo), float(hi)]
+
+
+def ratios(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """new / old replica by replica (NaN where old is 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(old != 0, new / np.where(old != 0, old, 1.0), np.nan)

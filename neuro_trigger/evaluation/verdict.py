@@ -1,0 +1,312 @@
+"""The verdict against the old (hardware) network: each compared figure classed better, worse or
+indistinguishable at 95% confidence, paired (the ratio's bootstrap interval, or the paired difference of
+efficiencies and rejections), and one sentence per expert and overall (docs/metrics.md).
+
+Works on the metrics dicts of summary.json. Where a deployable network has fixed-point figures
+(`X_fixed`, `X_fixed_err`, `X_fixed_vs_old`, `X_fixed_ci`), the verdict is that of the fixed-point network,
+which is what would run on the FPGAs.
+"""
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from neuro_trigger.evaluation.uncertainty import Z95
+
+BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "indistinguishable", "unknown"
+CONFIDENCE = "95%"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # metric name in summary.json
+    label: str  # as the sentence names it
+    unit: str  # of the shown numbers, which are the stored ones times `scale`
+    fraction: bool  # efficiency / rejection: higher is better, judged by the difference; else lower, by the ratio
+    scale: float = 1.0
+
+
+FIGURES = [
+    Figure("loss", "loss", "1e-3", False, 1e3),
+    Figure("z_diff_std", "z std", "cm", False),
+    Figure("z_diff_std_trimmed", "z trimmed std", "cm", False),
+    Figure("theta_diff_std", "theta std", "deg", False),
+    Figure("theta_diff_std_trimmed", "theta trimmed std", "deg", False),
+    Figure("efficiency", "IP efficiency", "%", True, 100.0),
+    Figure("rejection", "background rejection", "%", True, 100.0),
+]
+
+
+@dataclass
+class Judgement:
+    figure: Figure
+    value: float  # the network's figure (fixed point where present)
+    err: float  # one standard error
+    old: float
+    old_err: float
+    comparison: float  # value / old for resolutions and loss, value - old for fractions
+    comparison_err: float  # paired where the summary has it
+    paired: bool
+    verdict: str
+    comparison_ci: list[float] | None = None  # the paired bootstrap's 95% interval of a ratio, where stored
+    float_twin: "Judgement | None" = None  # the float network's judgement when this one is the fixed point's
+
+
+@dataclass
+class Verdict:
+    scope: str  # "expert 4", "overall"
+    fixed_point: bool
+    judgements: list[Judgement]
+
+    @property
+    def sentence(self) -> str:
+        return sentence(self)
+
+
+def _number(metrics: dict, key: str) -> float:
+    value = metrics.get(key)
+    return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+
+
+def fraction_err(metrics: dict, key: str) -> float:
+    """One standard error of an efficiency or rejection: the 95% interval's half width / 1.96."""
+    ci = metrics.get(f"{key}_ci")
+    if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
+        return float("nan")
+    return (float(ci[1]) - float(ci[0])) / (2 * Z95)
+
+
+def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
+    """Where the network's value, error, comparison with old and its error live (first key present wins)."""
+    name = figure.key
+    if figure.fraction:
+        mine = f"{name}_fixed" if fixed else name
+        return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
+    if fixed:
+        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old", f"{name}_vs_old_fixed"],
+                "comparison_err": [f"{name}_fixed_vs_old_err", f"{name}_vs_old_fixed_err"],
+                "comparison_ci": [f"{name}_fixed_vs_old_ci", f"{name}_vs_old_fixed_ci"]}
+    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"],
+            "comparison_ci": [f"{name}_vs_old_ci"]}
+
+
+def _first(metrics: dict, keys: list[str]) -> float:
+    for key in keys:
+        if key in metrics:
+            return _number(metrics, key)
+    return float("nan")
+
+
+def _interval(metrics: dict, keys: list[str]) -> list[float] | None:
+    for key in keys:
+        ci = metrics.get(key)
+        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
+                and all(math.isfinite(v) for v in ci):
+            return [float(ci[0]), float(ci[1])]
+    return None
+
+
+def classify_ratio_interval(ci: list[float]) -> str:
+    """better / worse / indistinguishable from a 95% interval of new / old (lower is better)."""
+    if ci[1] < 1.0:
+        return BETTER
+    if ci[0] > 1.0:
+        return WORSE
+    return SAME
+
+
+def classify(comparison: float, err: float, fraction: bool) -> str:
+    """better / worse / indistinguishable at 95%: the comparison differs from 'equal' by more than 1.96 errors."""
+    if not (math.isfinite(comparison) and math.isfinite(err)):
+        return UNKNOWN
+    improvement = comparison if fraction else 1.0 - comparison  # > 0 means better than the old network
+    if improvement - Z95 * err > 0:
+        return BETTER
+    if improvement + Z95 * err < 0:
+        return WORSE
+    return SAME
+
+
+def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
+    """The judgement of one figure, or None where the summary does not have it (e.g. theta of a z-only net)."""
+    keys = _keys(figure, fixed)
+    value_key = keys["value"][0]
+    if value_key not in metrics:
+        return None
+    value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
+    if figure.fraction:
+        err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
+    else:
+        err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
+    comparison, comparison_err = _first(metrics, keys["comparison"]), _first(metrics, keys["comparison_err"])
+    paired = math.isfinite(comparison_err)
+    if not math.isfinite(comparison):
+        comparison = value - old if figure.fraction else (value / old if old else float("nan"))
+    if not paired:  # independent errors: a conservative stand-in where the paired one is missing
+        if figure.fraction:
+            comparison_err = math.hypot(err, old_err)
+        elif value and old:
+            comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
+    ci = None if figure.fraction else _interval(metrics, keys["comparison_ci"])
+    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.fraction)
+    return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired, verdict,
+                     ci, judge(metrics, figure, False) if fixed else None)
+
+
+def uses_fixed_point(metrics: dict) -> bool:
+    """Whether the summary carries fixed-point figures for this network (a deployable network)."""
+    return any(f"{figure.key}_fixed" in metrics for figure in FIGURES)
+
+
+def verdict_of(metrics: dict, scope: str) -> Verdict:
+    fixed = uses_fixed_point(metrics)
+    judgements = [j for j in (judge(metrics, f, fixed) for f in FIGURES) if j is not None]
+    return Verdict(scope, fixed, judgements)
+
+
+def scope_name(key: str) -> str:
+    """`expert_4` -> `expert 4`."""
+    return key.replace("_", " ")
+
+
+def run_verdicts(summary: dict, split: str = "test") -> list[Verdict]:
+    """One verdict per expert with metrics on the split, then the overall one."""
+    verdicts = []
+    for name, expert in summary.get("experts", {}).items():
+        metrics = (expert or {}).get("metrics", {}).get(split)
+        if metrics:
+            verdicts.append(verdict_of(metrics, scope_name(name)))
+    overall = summary.get("metrics", {}).get(split)
+    if overall:
+        verdicts.append(verdict_of(overall, "overall"))
+    return verdicts
+
+
+def format_pm(value: float, err: float, unit: str = "") -> str:
+    """`5.48 ± 0.09 cm`: the error rounded as the Particle Data Group does (two significant digits when they
+    start with 100-354, else one), the value to the same decimals."""
+    suffix = f" {unit}" if unit and unit != "1e-3" else ""
+    if not math.isfinite(value):
+        return "n/a"
+    if not (math.isfinite(err) and err > 0):
+        return f"{value:.4g}{suffix}"
+    exponent = math.floor(math.log10(err))
+    leading = int(err / 10 ** (exponent - 2))  # the first three digits, 100..999
+    if leading >= 950:  # rounds up to 1.0 x 10^(exponent + 1): two digits there
+        exponent, digits = exponent + 1, 2
+    else:
+        digits = 2 if leading < 355 else 1
+    decimals = min(max(0, digits - 1 - exponent), 10)
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}{suffix}"
+
+
+def shown(j: Judgement, which: str = "value", unit: bool = False) -> str:
+    """A judgement's value (`value`, `old` or `comparison`) ± its error as displayed: scaled, PDG-rounded."""
+    value, err = getattr(j, which), getattr(j, "err" if which == "value" else f"{which}_err")
+    if which == "comparison":
+        if not j.figure.fraction:
+            return format_pm(value, err)  # a ratio: no unit, no scale
+        text = format_pm(value * j.figure.scale, err * j.figure.scale, "points" if unit else "")
+        return ("+" if value >= 0 else "") + text
+    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.unit if unit else "")
+
+
+def detail(j: Judgement) -> str:
+    """The numbers behind a judgement, as the sentence quotes them."""
+    if j.figure.key == "loss":
+        return "loss / old " + comparison_text(j).removeprefix("ratio ")
+    return f"{shown(j)} vs {shown(j, 'old', unit=True)}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sentence(verdict: Verdict) -> str:
+    """`expert 4: better in loss and z std, worse in z trimmed std (5.48 ± 0.09 vs 4.63 ± 0.08 cm).`"""
+    by_class = {c: [j for j in verdict.judgements if j.verdict == c] for c in (BETTER, WORSE, SAME, UNKNOWN)}
+    parts = []
+    if by_class[BETTER]:
+        parts.append("better in " + _join([j.figure.label for j in by_class[BETTER]]))
+    if by_class[WORSE]:
+        parts.append("worse in " + _join([f"{j.figure.label} ({detail(j)})" for j in by_class[WORSE]]))
+    if by_class[SAME]:
+        parts.append("indistinguishable in " + _join([j.figure.label for j in by_class[SAME]]))
+    if by_class[UNKNOWN]:
+        parts.append("no error known for " + _join([j.figure.label for j in by_class[UNKNOWN]]))
+    scope = f"{verdict.scope} (fixed point)" if verdict.fixed_point else verdict.scope
+    return f"{scope}: " + (", ".join(parts) if parts else "no figures") + "."
+
+
+def summary_sentences(summary: dict, split: str = "test") -> list[str]:
+    return [v.sentence for v in run_verdicts(summary, split)]
+
+
+def header(figure: Figure) -> str:
+    """Row or column title of a figure in the verdict tables, with the unit of its numbers."""
+    unit = {"1e-3": "10^-3"}.get(figure.unit, figure.unit)
+    return figure.label + (f" [{unit}]" if unit else "")
+
+
+def comparison_text(j: Judgement) -> str:
+    """`ratio 0.81 ± 0.01, 95% 0.79-0.83` for losses and resolutions, `diff +0.3 ± 0.1 points` for efficiency
+    and rejection."""
+    if j.figure.fraction:
+        return f"diff {shown(j, 'comparison', unit=True)}"
+    interval = f", 95% {j.comparison_ci[0]:.3g}-{j.comparison_ci[1]:.3g}" if j.comparison_ci else ""
+    return f"ratio {shown(j, 'comparison')}{interval}"
+
+
+def cell_lines(j: Judgement) -> list[str]:
+    """What a report cell shows: the network (float and fixed point) and the old network, ± one error, and
+    the paired ratio or difference."""
+    if j.float_twin is None:
+        lines = [shown(j)]
+    else:
+        lines = [f"float {shown(j.float_twin)}", f"fixed {shown(j)}"]
+    lines.append(f"old {shown(j, 'old')}")
+    if j.float_twin is not None:
+        lines.append(f"float {comparison_text(j.float_twin)}")
+    return lines + [comparison_text(j)]
+
+
+def rich_table(verdict: Verdict, data: str = "test split"):
+    """One scope's verdict for the console (rich): a row per figure, coloured by class (indistinguishable plain).
+
+    For a deployable network the numbers are the fixed-point ones (the report has float beside them).
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    network = "fixed point" if verdict.fixed_point else "network"
+    table = Table(title=f"{verdict.scope}: {network} against the old network ({data}, {CONFIDENCE}, paired)",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("figure", min_width=10)  # the only column that wraps when the terminal is narrow
+    for name in (network, "old network", "ratio | diff"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    styles = {BETTER: "green", WORSE: "red", SAME: "", UNKNOWN: "dim"}
+    for j in verdict.judgements:
+        table.add_row(Text(header(j.figure)), shown(j), shown(j, "old"), shown(j, "comparison"),
+                      Text(j.verdict, style=styles[j.verdict]), style=styles[j.verdict] or None)
+    return table
+
+
+def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
+    """The end of a run on the console: the overall verdict table and one sentence per expert and overall,
+    from the run's summary.json (nothing when it has no metrics, e.g. a run stopped before evaluation)."""
+    from rich.console import Console
+
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return
+    console = console or Console()
+    verdicts = run_verdicts(summary, split)
+    if not verdicts:
+        return
+    overall = next((v for v in verdicts if v.scope == "overall"), verdicts[-1])
+    console.print(rich_table(overall, f"{split} split"))
+    for verdict in verdicts:
+        console.print(verdict.sentence, highlight=False, markup=False, soft_wrap=True)  # one line each, for grep
