@@ -15,6 +15,7 @@ from neuro_trigger.constants import ALL_EXPERTS, EXPERTS
 from neuro_trigger.data.filters import FILTERS, parse_filter
 from neuro_trigger.data.sampler import bucket_probabilities
 from neuro_trigger.errors import UserError
+from neuro_trigger.hardware import config_keys as hardware_keys
 
 EXPERT_KEYS = [f"expert_{x}" for x in EXPERTS]
 NUMBER = (int, float)
@@ -58,6 +59,8 @@ SCHEMA: dict[str, Key] = {
                                                       "null: never.", "null"),
     "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10"),
     "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20"),
+    "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
+    "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
     **{key: Key((dict,), f"Overrides for expert {key[-1]} only (any key above but extends).",
                 '{"batch_size": 128}') for key in EXPERT_KEYS},
 }
@@ -198,6 +201,7 @@ def resolve(name: str, overrides: dict | None = None, named: dict | None = None)
         at = where if expert == ALL_EXPERTS else f"{where} expert_{expert}"
         _check_types(resolved, at)
         _check_values(resolved, at)
+        hardware_keys.check_hardware_keys(resolved, at)
     return config
 
 
