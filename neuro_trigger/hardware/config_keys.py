@@ -7,7 +7,8 @@ from neuro_trigger.models import build_network
 PRECISION_MEANING = ("Fractional bits of the FPGA fixed-point arithmetic, basf2's 6-entry list; [3] nodes, "
                      "[4] weights, [5] tanh table input are used by the network (SPEC 10).")
 QUANTIZATION_AWARE_MEANING = ("null, or {'epochs': N}: the last N epochs train through the fixed-point "
-                              "arithmetic (straight-through gradient); needs a deployable network.")
+                              "arithmetic (straight-through gradient), and validation (the best checkpoint) is "
+                              "judged in fixed point; needs a deployable network and early_stopping_patience null.")
 
 
 def check_hardware_keys(config: dict, where: str) -> None:
@@ -21,6 +22,9 @@ def check_hardware_keys(config: dict, where: str) -> None:
     epochs = qat.get("epochs")
     if set(qat) != {"epochs"} or not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise UserError(f"{where}: 'quantization_aware' must be null or {{\"epochs\": N}} with N >= 1, got {qat!r}")
+    if config["early_stopping_patience"] is not None:
+        raise UserError(f"{where}: 'quantization_aware' needs 'early_stopping_patience': null (early stopping "
+                        f"could end training before the fixed-point epochs)")
     not_deployable = not_deployable_reason(build_network(config))
     if not_deployable:
         raise UserError(f"{where}: 'quantization_aware' needs a deployable network, not {not_deployable}")
