@@ -12,6 +12,7 @@ import numpy as np
 
 DEFAULT_PRECISION = (12, 8, 8, 12, 10, 10)
 MAX_BITS = 16  # beyond this the look-up table grows past a million entries and sums leave exact float64
+CHUNK = 1 << 16  # rows per pass
 EXACT_FLOAT64 = 2 ** 53  # integer sums below this are exact in a float64 matrix product
 
 
@@ -128,9 +129,13 @@ class FixedPointNetwork:
 
     def nodes(self, inputs: np.ndarray) -> np.ndarray:
         """(N, out) int64 output node values (units 2^-p_nodes, in [-2^p_nodes, 2^p_nodes]) of float inputs."""
-        x = quantize_inputs(inputs, self.precision)
-        hidden = activate(layer_sums(x, self.hidden_weight, self.hidden_bias, self.precision), self.precision)
-        return activate(layer_sums(hidden, self.output_weight, self.output_bias, self.precision), self.precision)
+        out = np.empty((len(inputs), len(self.output_bias)), dtype=np.int64)
+        for start in range(0, len(inputs), CHUNK):  # bounds the (rows, hidden) int64 temporaries
+            x = quantize_inputs(inputs[start:start + CHUNK], self.precision)
+            hidden = activate(layer_sums(x, self.hidden_weight, self.hidden_bias, self.precision), self.precision)
+            out[start:start + CHUNK] = activate(layer_sums(hidden, self.output_weight, self.output_bias,
+                                                           self.precision), self.precision)
+        return out
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """(N, out) float outputs in [-1, 1], scaled like the targets."""

@@ -8,13 +8,15 @@ import pytest
 import torch
 
 from neuro_trigger import config as config_lib
+from neuro_trigger.cli import run_cli
 from neuro_trigger.constants import INPUT_COLUMNS
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.inference import load_networks
+from neuro_trigger.main import main
 from neuro_trigger.models import build_network
 from neuro_trigger.run import RunRequest, execute
 from neuro_trigger.runs import export
-from neuro_trigger_tests.conftest import REPO_ROOT, run_module
+from neuro_trigger_tests.conftest import run_module
 
 BASF2_KEYS = ["model.net.0.weight", "model.net.0.bias", "model.net.2.weight", "model.net.2.bias"]
 EXPERTS = [0, 1]
@@ -181,22 +183,27 @@ def test_predict_fixed_point_reproduces_the_run_columns(runs, small_files, tmp_p
     assert metrics["overall"]["z_diff_std_fixed"] == pytest.approx(summary["metrics"]["test"]["z_diff_std_fixed"])
 
 
-def test_bad_hardware_input_is_one_line_and_exit_2(runs, small_data_args, small_files, tmp_path):
-    relu = run_module("-m", "neuro_trigger.predict", str(runs["relu"]), str(small_files["test"][0]), "--fixed-point")
+def test_fixed_point_predict_of_a_non_deployable_run_is_one_line_and_exit_2(runs, small_files):
+    result = run_module("-m", "neuro_trigger.predict", str(runs["relu"]), str(small_files["test"][0]), "--fixed-point")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "ReLU" in result.stderr, result.stderr
+
+
+def test_bad_hardware_config_and_weights_are_one_line_and_exit_2(runs, small_data_args, tmp_path, capsys):
+    """The same entry point as `python neuro_trigger/main.py` (in-process: the subprocess start costs 10 s)."""
     wrong = tmp_path / "wrong.json"
     weights = json.loads((runs["baseline_v2"] / "weights.json").read_text())
     weights["expert_0"]["weights"]["model.net.0.weight"] = [[0.0] * 26] * 81
     wrong.write_text(json.dumps(weights))
-    main = str(REPO_ROOT / "neuro_trigger" / "main.py")
-    log = ["--log-root", str(tmp_path / "log")]
-    shape = run_module(main, "baseline_v2", "-p", "-d", "x", *small_data_args, *log,
-                       "-m", f"load_pre_trained_weights={wrong}", "experts=[0]")
-    precision = run_module(main, "baseline_v2", *small_data_args, *log, "-m", "precision=[12,8,8,12,10]")
-    qat = run_module(main, "baseline_v2", *small_data_args, *log, "-m", "act=relu", "early_stopping_patience=None",
-                     'quantization_aware={"epochs":1}')
-    for result, words in ((relu, "ReLU"), (shape, "[81, 26]"), (precision, "precision"), (qat, "deployable")):
-        assert result.returncode == 2, result.stderr
-        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:") and words in result.stderr
+    common = ["baseline_v2", *small_data_args, "--log-root", str(tmp_path / "log")]
+    cases = [(["-p", "-d", "x", "-m", f"load_pre_trained_weights={wrong}", "experts=[0]"], "[81, 26]"),
+             (["-m", "precision=[12,8,8,12,10]"], "'precision'"),
+             (["-m", "precision=[12,8,8,4,2,10]"], "'precision'"),
+             (["-m", "act=relu", "early_stopping_patience=None", 'quantization_aware={"epochs":1}'], "deployable"),
+             (["-m", 'quantization_aware={"epochs":1}'], "early_stopping_patience")]
+    for args, words in cases:
+        assert run_cli(main, [*common, *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error:") and words in err, err
     assert not (tmp_path / "log").exists()
 
 
