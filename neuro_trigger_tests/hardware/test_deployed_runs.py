@@ -34,8 +34,8 @@ def tiny_run(log_root, files, config_name, **overrides):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, small_files):
     log_root = tmp_path_factory.mktemp("log")
-    return {name: tiny_run(log_root, small_files, name) for name in ("baseline_v2", "baseline_v1", "baseline_v2_bn")} | {
-        "relu": tiny_run(log_root, small_files, "baseline_v2", act="relu")}
+    runs = {name: tiny_run(log_root, small_files, name) for name in ("baseline_v2", "baseline_v1", "baseline_v2_bn")}
+    return runs | {"relu": tiny_run(log_root, small_files, "baseline_v2", act="relu")}
 
 
 def columns(run_dir, names, split="test"):

@@ -41,7 +41,7 @@ def test_tiny_network_by_hand():
     assert net.hidden_weight.tolist() == [[1, -1], [2, 0], [0, 0]]
     assert net.hidden_bias.tolist() == [1, 1, -40]
     # inputs (4, -3); hidden sums with the bias input 16:
-    #   a: 4*1 + (-3)*(-1) + 16*1 = 23 -> bin 23 >> 3 = 2: round(16 tanh(((2 + 0.5 - 1/16) / 16) / 2)) = round(1.216) = 1
+    #   a: 4*1 + (-3)*(-1) + 16*1 = 23 -> bin 23 >> 3 = 2: round(16 tanh((2 + 0.5 - 1/16) / 16 / 2)) = round(1.216) = 1
     #   b: 4*2 + 16*1 = 24 -> bin 3 (the other side of the bin edge): round(1.712) = 2
     #   c: 16*(-40) = -640 -> bin 80 >= x_max 67: saturated, with the sign of the sum: -16
     sums = fp.layer_sums(fp.quantize_inputs(np.array([[0.30, -0.20]]), TINY), net.hidden_weight, net.hidden_bias, TINY)
