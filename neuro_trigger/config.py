@@ -16,6 +16,7 @@ from neuro_trigger.configs import configs as NAMED_CONFIGS
 from neuro_trigger.constants import ALL_EXPERTS, EXPERTS
 from neuro_trigger.data.filters import FILTERS, parse_filter
 from neuro_trigger.errors import UserError, short_repr
+from neuro_trigger.hardware import config_keys as hardware_keys
 
 EXPERT_KEYS = [f"expert_{x}" for x in EXPERTS]
 NUMBER = (int, float)
@@ -100,6 +101,8 @@ SCHEMA: dict[str, Key] = {
     "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10", Range(1)),
     "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20",
                     Range(0, 100, low_open=True)),
+    "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
+    "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
     **{key: Key((dict,), "Overrides for one expert only: expert_x for expert x (any key above but extends).",
                 '{"batch_size": 128}') for key in EXPERT_KEYS},
 }
@@ -304,6 +307,7 @@ def resolve(name: str, overrides: dict | None = None, named: dict | None = None)
         at = where if expert == ALL_EXPERTS else f"{where} expert_{expert}"
         _check_types(resolved, at)
         _check_values(resolved, at)
+        hardware_keys.check_hardware_keys(resolved, at)
     return config
 
 

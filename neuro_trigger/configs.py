@@ -29,6 +29,8 @@ configs = {
         "early_stopping_patience": 20,
         "plot_every": 50,
         "z_cut_cm": 15.0,
+        "precision": [12, 8, 8, 12, 10, 10],
+        "quantization_aware": None,
     },
     "baseline_v1": {
         "extends": "base",

@@ -26,8 +26,11 @@ from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import plots, report
+from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.evaluation.reference import compare_to_reference
+from neuro_trigger.hardware.deploy import fixed_point_predictions
+from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder
 from neuro_trigger.runs.git_state import write_git_state
@@ -231,6 +234,8 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
     trained = {x: networks[x] for x, r in results.items() if r.predictions}
     if trained:
         export.write_weights(run_dir, trained)
+        summary["deployable"] = export.deployability(trained)
+    precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in trained}
     summary["experts"] = {f"expert_{x}": r.summary() for x, r in results.items()}
     summary["metrics"] = {}
     for split in SPLITS:
@@ -238,8 +243,13 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
         if combined is None:
             continue
         tracks, pred, reference, expert = combined
-        export.write_predictions(run_dir, split, tracks, pred, expert)
+        fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of)
+        export.write_predictions(run_dir, split, tracks, pred, expert,
+                                 None if fixed is None else fixed[0].astype(np.int64))
         summary["metrics"][split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"])
+        if fixed is not None:
+            summary["metrics"][split].update(fixed_point_metrics(fixed[1], pred, tracks.reco, reference,
+                                                                 config["z_cut_cm"]))
         if split == "test":
             z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
             figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],

@@ -8,11 +8,15 @@ import pyarrow.csv as pacsv
 import torch
 from torch import nn
 
+from neuro_trigger import models
 from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.constants import PREDICTION_COLUMNS, theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
+from neuro_trigger.hardware import deploy
+
+FIXED_PREDICTION_COLUMNS = ["PredZFix", "PredThetaFix"]  # fixed-point output node values, units 2^-p_nodes
 
 
 def expert_key(expert: int) -> str:
@@ -20,10 +24,24 @@ def expert_key(expert: int) -> str:
 
 
 def weights_entry(network: nn.Module) -> dict:
-    """{'shapes': {name: shape}, 'weights': {name: nested lists}} in state-dict naming."""
+    """One expert's weights.json entry: the basf2 form (`model.net.0.weight`, ...) for a deployable
+    network, else state-dict naming (`hidden.weight`, ...) with the reason it cannot be deployed."""
+    reason = deploy.not_deployable_reason(network)
+    if reason is None:
+        tensors = deploy.basf2_weights(network)
+        return {"shapes": {k: list(v.shape) for k, v in tensors.items()},
+                "weights": {k: v.tolist() for k, v in tensors.items()},
+                "deployable": True, "form": "basf2: tanh(x/2) after both layers"}
     state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
     return {"shapes": {k: list(v.shape) for k, v in state.items()},
-            "weights": {k: v.tolist() for k, v in state.items()}}
+            "weights": {k: v.tolist() for k, v in state.items()},
+            "deployable": False, "not_deployable_reason": reason, "form": "state_dict"}
+
+
+def deployability(networks: dict[int, nn.Module]) -> dict[str, dict]:
+    """Per expert: {'deployable': bool, 'reason': why not or None}, for summary.json."""
+    return {expert_key(x): {"deployable": deploy.not_deployable_reason(n) is None,
+                            "reason": deploy.not_deployable_reason(n)} for x, n in sorted(networks.items())}
 
 
 def write_weights(run_dir: Path, networks: dict[int, nn.Module]) -> None:
@@ -31,7 +49,8 @@ def write_weights(run_dir: Path, networks: dict[int, nn.Module]) -> None:
 
 
 def read_weights(path: str | Path) -> dict:
-    """A weights.json (or the one in a run folder), as plain data."""
+    """A weights.json (or the one in a run folder), as plain data: ours of any version, or the original
+    PyTorch trainer's (same basf2 keys)."""
     path = Path(path)
     if path.is_dir():
         path = path / "weights.json"
@@ -39,43 +58,71 @@ def read_weights(path: str | Path) -> dict:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read weights ({e})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) and "weights" in v for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("weights"), dict)
+                                             for v in data.values()):
         raise UserError(f"{path}: expected {{'expert_x': {{'shapes': ..., 'weights': ...}}}}")
     return data
 
 
+def _tensor(value, dtype: torch.dtype, where: str) -> torch.Tensor:
+    try:
+        return torch.tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{where}: not a numeric array ({e})") from None
+
+
 def load_weights(network: nn.Module, weights: dict, expert: int, source: str) -> None:
-    """Copy one expert's tensors into `network`, refusing missing entries or wrong shapes."""
+    """Copy one expert's tensors into `network`, refusing missing entries or wrong shapes.
+
+    Reads the basf2 form (our deployable exports and the original trainer's files: tanh networks
+    halved, batch norm set to the identity) and state-dict naming (non-deployable and earlier runs)."""
     entry = weights.get(expert_key(expert))
     if entry is None:
         raise UserError(f"{source}: no weights for {expert_key(expert)} (has {', '.join(sorted(weights))})")
-    state = network.state_dict()
+    tensors = entry["weights"]
+    if deploy.is_basf2_form(tensors):
+        if not isinstance(network, models.BaselineModel):
+            raise UserError(f"{source}: {expert_key(expert)} holds basf2-form weights (model.net.*), which fit "
+                            f"a BaselineModel, not a {type(network).__name__}")
+        targets = dict(zip(deploy.BASF2_SHAPES, (network.hidden.weight, network.hidden.bias,
+                                                network.output.weight, network.output.bias)))
+    else:
+        targets = network.state_dict()
     loaded = {}
-    for name, tensor in state.items():
-        if name not in entry["weights"]:
+    for name, tensor in targets.items():
+        if name not in tensors:
             raise UserError(f"{source}: {expert_key(expert)} has no tensor {name!r}")
-        value = torch.tensor(entry["weights"][name], dtype=tensor.dtype)
+        value = _tensor(tensors[name], tensor.dtype, f"{source}: {expert_key(expert)}.{name}")
         if value.shape != tensor.shape:
             raise UserError(f"{source}: {expert_key(expert)}.{name} has shape {list(value.shape)}, "
                             f"the network expects {list(tensor.shape)}")
         loaded[name] = value
-    network.load_state_dict(loaded)
+    if deploy.is_basf2_form(tensors):
+        deploy.load_basf2_weights(network, loaded)
+    else:
+        network.load_state_dict(loaded)
 
 
-def prediction_columns(pred: np.ndarray) -> dict[str, np.ndarray]:
-    """The columns appended to the input format: PredZ, PredTheta (scaled), PredZ_cm, PredTheta_deg.
+def prediction_columns(pred: np.ndarray, fixed_nodes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The columns appended to the input format: PredZ, PredTheta (scaled), PredZ_cm, PredTheta_deg, and
+    with `fixed_nodes` (N, 2) PredZFix, PredThetaFix: the fixed-point output node values (units 2^-p_nodes).
 
-    `pred` is (N, out_size); a missing theta output (z-only networks) and unpredicted rows are NaN.
+    `pred` is (N, out_size); a missing theta output (z-only networks) and unpredicted rows are NaN
+    (in the fixed-point columns too, which are integers otherwise).
     """
     full = np.full((len(pred), 2), np.nan)
     full[:, :pred.shape[1]] = pred
-    return dict(zip(PREDICTION_COLUMNS, (full[:, 0], full[:, 1], z_to_cm(full[:, 0]), theta_to_deg(full[:, 1]))))
+    columns = dict(zip(PREDICTION_COLUMNS, (full[:, 0], full[:, 1], z_to_cm(full[:, 0]), theta_to_deg(full[:, 1]))))
+    if fixed_nodes is not None:
+        columns.update(zip(FIXED_PREDICTION_COLUMNS, np.asarray(fixed_nodes).T))
+    return columns
 
 
-def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray) -> None:
+def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray,
+                      fixed_nodes: np.ndarray | None = None) -> None:
     """`predictions_<split>.csv` (input format + prediction columns) and `predictions_<split>.pt`."""
     with atomic_path(run_dir / f"predictions_{split}.csv") as tmp:
-        io.write_file(tmp, tracks, extra=prediction_columns(pred))
+        io.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes))
     with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
         torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(expert),
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)

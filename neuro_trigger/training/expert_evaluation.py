@@ -12,7 +12,10 @@ from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import plots
+from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
 from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.hardware.deploy import fixed_point_network
+from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.runs.export import write_plots
 from neuro_trigger.training.batches import PermutationSampler
 from neuro_trigger.training.expert_data import ExpertData
@@ -43,12 +46,18 @@ def predict_all(network: torch.nn.Module, inputs: torch.Tensor, out_size: int) -
 
 
 def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[dict, dict]:
-    """(predictions, metrics) per split, against the exact float64 targets and reference."""
+    """(predictions, metrics) per split, against the exact float64 targets and reference; a deployable
+    network's metrics also get their `_fixed` twins, from the FPGA arithmetic at the config's precision."""
     predictions, metrics = {}, {}
+    fixed = fixed_point_network(network, data.config.get("precision", DEFAULT_PRECISION))
     for split in SPLITS:
-        predictions[split] = predict_all(network, data.tensors(split)[0], data.config["out_size"])
-        metrics[split] = evaluate(predictions[split], data.splits[split].reco, data.reference[split],
-                                  data.config["z_cut_cm"])
+        inputs = data.tensors(split)[0]
+        predictions[split] = predict_all(network, inputs, data.config["out_size"])
+        reco, reference = data.splits[split].reco, data.reference[split]
+        metrics[split] = evaluate(predictions[split], reco, reference, data.config["z_cut_cm"])
+        if fixed is not None:
+            metrics[split].update(fixed_point_metrics(fixed.predict(inputs.numpy()), predictions[split], reco,
+                                                      reference, data.config["z_cut_cm"]))
     return predictions, metrics
 
 

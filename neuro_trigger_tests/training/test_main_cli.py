@@ -65,9 +65,9 @@ def test_weights_json_has_the_hardware_shapes(production_run):
     weights = json.loads((production_run / "baseline_v2" / "version_0" / "weights.json").read_text())
     assert sorted(weights) == [f"expert_{x}" for x in range(5)]
     for entry in weights.values():
-        assert entry["shapes"] == {"hidden.weight": [81, 27], "hidden.bias": [81],
-                                   "output.weight": [2, 81], "output.bias": [2]}
-        assert np.array(entry["weights"]["hidden.weight"]).shape == (81, 27)
+        assert entry["shapes"] == {"model.net.0.weight": [81, 27], "model.net.0.bias": [81],
+                                   "model.net.2.weight": [2, 81], "model.net.2.bias": [2]}  # basf2's keys
+        assert np.array(entry["weights"]["model.net.0.weight"]).shape == (81, 27) and entry["deployable"]
 
 
 def test_summary_holds_config_provenance_and_metrics(production_run):
@@ -104,7 +104,8 @@ def test_per_expert_override_reaches_the_trained_module(production_run):
 def test_prediction_files_match_the_input_format(production_run, small_files):
     run_dir = production_run / "baseline_v2" / "version_0"
     header = (run_dir / "predictions_test.csv").read_text().split("\n", 1)[0].split("\t")
-    assert header[-4:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"] and len(header) == 46
+    assert header[-6:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg", "PredZFix", "PredThetaFix"]
+    assert len(header) == 48
     data = torch.load(run_dir / "predictions_test.pt", weights_only=True)
     original = io.read_file(small_files["test"][0])
     assert data["pred"].shape == (len(original), 2)

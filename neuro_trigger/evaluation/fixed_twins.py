@@ -1,0 +1,52 @@
+"""The fixed-point twins of a network's metrics, named by rule (SPEC 10).
+
+`evaluate` run on fixed-point predictions gives the same keys as in float; every key of the new
+network becomes `<base>_fixed<suffix>` (loss_vs_old -> loss_fixed_vs_old, efficiency_ci ->
+efficiency_fixed_ci). Old-network keys, `rows` and `z_cut_cm` are the same in both and not repeated.
+"""
+import numpy as np
+
+from neuro_trigger.constants import theta_to_deg, z_to_cm
+from neuro_trigger.evaluation.metrics import evaluate
+
+FIXED = "_fixed"
+SUFFIXES = ("_vs_old_err", "_vs_old", "_err", "_ci")  # longest first: the first that matches wins
+SHARED = ("rows", "z_cut_cm")
+
+
+def is_old_network_key(key: str) -> bool:
+    """A metric of the old network alone (z_diff_std_old, efficiency_old_ci), not a new-vs-old ratio."""
+    key = key.replace("_vs_old", "")
+    return key.endswith("_old") or "_old_" in key
+
+
+def fixed_name(key: str) -> str:
+    """`key` with `_fixed` inserted after its base name and before the uncertainty / ratio suffixes."""
+    for suffix in SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[:-len(suffix)] + FIXED + suffix
+    return key + FIXED
+
+
+def fixed_twins(fixed_metrics: dict) -> dict:
+    """The new-network metrics of an `evaluate` result on fixed-point predictions, renamed to their twins."""
+    return {fixed_name(k): v for k, v in fixed_metrics.items() if k not in SHARED and not is_old_network_key(k)}
+
+
+def float_vs_fixed(pred: np.ndarray, fixed_pred: np.ndarray) -> dict:
+    """Largest |float - fixed| prediction difference, z in cm and theta in degrees (NaN without rows)."""
+    out = {}
+    for column, (name, to_unit) in enumerate((("z_float_vs_fixed_max_cm", z_to_cm),
+                                               ("theta_float_vs_fixed_max_deg", theta_to_deg))):
+        if pred.shape[1] > column and len(pred):
+            out[name] = float(np.max(np.abs(to_unit(pred[:, column]) - to_unit(fixed_pred[:, column]))))
+        elif pred.shape[1] > column:
+            out[name] = float("nan")
+    return out
+
+
+def fixed_point_metrics(fixed_pred: np.ndarray, pred: np.ndarray, reco: np.ndarray, reference: np.ndarray,
+                        z_cut_cm: float, binned: bool = True) -> dict:
+    """The `_fixed` twins of every new-network metric and the largest float-vs-fixed deviation of one split."""
+    twins = fixed_twins(evaluate(fixed_pred, reco, reference, z_cut_cm, binned=binned))
+    return {**twins, **float_vs_fixed(pred, fixed_pred)}
