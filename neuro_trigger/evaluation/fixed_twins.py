@@ -10,13 +10,14 @@ from neuro_trigger.constants import theta_to_deg, z_to_cm
 from neuro_trigger.evaluation.metrics import evaluate
 
 FIXED = "_fixed"
-SUFFIXES = ("_vs_old_err", "_vs_old", "_err", "_ci")  # longest first: the first that matches wins
-SHARED = ("rows", "z_cut_cm")
+# paired new-vs-old figures first (their `_err`/`_ci` belong to the comparison), then plain uncertainties
+SUFFIXES = ("_vs_old_err", "_vs_old_ci", "_vs_old", "_minus_old_err", "_minus_old", "_err", "_ci")
+SHARED = ("rows", "z_cut_cm", "ip_rows", "background_rows")  # counts of tracks, the same for both
 
 
 def is_old_network_key(key: str) -> bool:
     """A metric of the old network alone (z_diff_std_old, efficiency_old_ci), not a new-vs-old ratio."""
-    key = key.replace("_vs_old", "")
+    key = key.replace("_vs_old", "").replace("_minus_old", "")
     return key.endswith("_old") or "_old_" in key
 
 

@@ -83,9 +83,8 @@ def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
         mine = f"{name}_fixed" if fixed else name
         return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
     if fixed:
-        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old", f"{name}_vs_old_fixed"],
-                "comparison_err": [f"{name}_fixed_vs_old_err", f"{name}_vs_old_fixed_err"],
-                "comparison_ci": [f"{name}_fixed_vs_old_ci", f"{name}_vs_old_fixed_ci"]}
+        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old"],
+                "comparison_err": [f"{name}_fixed_vs_old_err"], "comparison_ci": [f"{name}_fixed_vs_old_ci"]}
     return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"],
             "comparison_ci": [f"{name}_vs_old_ci"]}
 
