@@ -72,7 +72,9 @@ def test_report_is_self_contained_and_opens_with_the_verdict(runs):
     summary = json.loads((runs["a"] / "summary.json").read_text())
     test = summary["metrics"]["test"]
     sentences = summary_sentences(summary)
-    assert [s.split(":")[0] for s in sentences] == ["expert 0", "expert 4", "overall"]
+    # a deployable run is judged in the FPGA's fixed-point arithmetic, and says so
+    assert [s.split(":")[0] for s in sentences] == [f"{scope} (fixed point)" for scope in
+                                                    ("expert 0", "expert 4", "overall")]
     assert html.index("Verdict") < html.index(htmllib.escape(sentences[0])) < html.index("<table")
     assert htmllib.escape(sentences[-1]) in html
     assert f"{format_pm(test['z_diff_std'], test['z_diff_std_err'])}" in html
@@ -141,21 +143,23 @@ def test_a_tiny_run_stores_errors_and_intervals_and_prints_its_verdict(small_dat
             assert 0 <= lo <= metrics[key[:-3]] <= hi <= 1, key
         assert len(metrics["z_resolution_vs_z"]["new_err"]) == len(metrics["z_resolution_vs_z"]["counts"])
     lines = result.stdout.splitlines()
-    assert "overall: network against the old network (test split, 95%, paired)" in result.stdout
+    assert "overall: fixed point against the old network (test split, 95%, paired)" in result.stdout
     assert "z std [cm]" in result.stdout and "theta trimmed std [deg]" in result.stdout
-    assert [line.split(":")[0] for line in lines if line.startswith(("expert ", "overall:"))] == \
-        ["expert 0", "expert 4", "overall"]
+    assert [line.split(":")[0] for line in lines if line.startswith(("expert ", "overall"))] == \
+        ["expert 0 (fixed point)", "expert 4 (fixed point)", "overall (fixed point)"]
     assert lines[-1].startswith("run folder: ")
 
 
 def test_predict_shows_errors_and_the_verdict(runs, small_files):
-    result = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0]), "--json")
+    result = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0]), "--json",
+                        "--fixed-point")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     summary = json.loads((runs["a"] / "summary.json").read_text())
     assert report["overall"]["z_diff_std_err"] > 0 and len(report["overall"]["efficiency_ci"]) == 2
     assert set(report["verdict"]) == {"expert_0", "expert_4", "overall"}
     assert report["verdict"]["overall"] == summary_sentences(summary)[-1]  # same data, same figures, same words
-    text = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0])).stdout
+    text = run_module("-m", "neuro_trigger.predict", str(runs["a"]), str(small_files["test"][0]),
+                      "--fixed-point").stdout
     assert report["verdict"]["expert_4"] in text.replace("\n", " ")
     assert format_pm(report["overall"]["z_diff_std"], report["overall"]["z_diff_std_err"]) in text
