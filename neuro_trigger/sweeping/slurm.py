@@ -78,7 +78,7 @@ def submit(sweep_dir: Path, storage_url: str | None, tasks: int, parameters: dic
     # the tasks import neuro_trigger from this checkout (sbatch and the local executor pass the environment on)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     parameters = dict(parameters)
-    executor = submitit.AutoExecutor(folder=sweep_dir / "slurm" / "%j", cluster=parameters.pop("cluster"))
+    executor = submitit.AutoExecutor(folder=sweep_dir / "slurm", cluster=parameters.pop("cluster"))
     extra = {"slurm_array_parallelism": tasks} if executor.cluster == "slurm" else {}
     try:
         executor.update_parameters(name=f"sweep-{name}", **parameters, **extra)

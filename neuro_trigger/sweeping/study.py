@@ -72,10 +72,12 @@ def open_storage(sweep_dir: Path, url: str | None, attempts: int = 5) -> optuna.
         kwargs["connect_args"] = {"connect_timeout": 10}
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(
-                database_url(url), engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=GRACE_PERIOD_S,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    database_url(url), engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=GRACE_PERIOD_S,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
         except (IntegrityError, ProgrammingError) as e:  # another process created the tables at the same time
             if attempt == attempts - 1:
                 raise UserError(f"--storage {shown_url(url)}: cannot set up the study tables ({_first_line(e)})")
