@@ -93,20 +93,22 @@ def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def _sampler(definition: Definition) -> optuna.samplers.BaseSampler:
+def sampler(definition: Definition) -> optuna.samplers.BaseSampler:
+    """Unseeded: workers with equally seeded samplers would all draw the same points. TPE's constant liar
+    keeps parallel workers from crowding around one point."""
     if definition.method == "tpe":
-        return optuna.samplers.TPESampler(seed=definition.base_seed)
-    return optuna.samplers.RandomSampler(seed=None if definition.method == "random" else definition.base_seed)
+        return optuna.samplers.TPESampler(constant_liar=True)
+    return optuna.samplers.RandomSampler()
 
 
 def create_or_load(storage, definition: Definition) -> optuna.Study:
     """Create the study (enqueueing every grid point x seed exactly once) or join the existing one."""
     try:
         study = optuna.create_study(study_name=definition.name, storage=storage, direction=definition.direction,
-                                    sampler=_sampler(definition))
+                                    sampler=sampler(definition))
         created = True
     except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=definition.name, storage=storage, sampler=_sampler(definition))
+        study = optuna.load_study(study_name=definition.name, storage=storage, sampler=sampler(definition))
         created = False
     if definition.method != "grid":
         return study

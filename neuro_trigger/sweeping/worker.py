@@ -72,7 +72,7 @@ class Worker:
         self.definition = definition_lib.load(self.sweep_dir)
         self.storage = study_lib.open_storage(self.sweep_dir, storage_url)
         self.study = optuna.load_study(study_name=self.definition.name, storage=self.storage,
-                                       sampler=study_lib._sampler(self.definition))
+                                       sampler=study_lib.sampler(self.definition))
         self.slurm_job_id = slurm_job_id
         self.stop = threading.Event()
 

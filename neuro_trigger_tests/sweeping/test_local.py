@@ -105,3 +105,31 @@ def test_kill_9_mid_trial_then_rerun_finishes_every_point_once(tmp_path, small_d
     summary = summary_of(first)
     assert summary["status"] == "finished" and summary["resumed"], "resumed from its checkpoint via --resume"
     assert len(list((tmp_path / "baseline_v2").glob("version_*"))) == 2
+
+
+def test_ctrl_c_stops_all_workers_cleanly_and_resume_continues(tmp_path, small_data_args):
+    args = ["baseline_v2", "-m", "learning_rate=0.01,0.02", "epochs=40", "experts=[-1]", "--workers", "2",
+            *small_data_args, "--log-root", str(tmp_path), "--name", "stopped"]
+    process = start_sweep(*args)
+    runs = [tmp_path / "baseline_v2" / f"version_{v}" for v in (0, 1)]
+    deadline = time.time() + 300
+    while not all((r / "expert_-1" / "ckpts" / "last.ckpt").is_file() for r in runs):  # both workers training
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.2)
+    worker_pids = [summary_of(r)["pid"] for r in runs]
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    for pid in worker_pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert [summary_of(r)["status"] for r in runs] == ["interrupted", "interrupted"]
+    states = [t.state.name for t in load_study("stopped", journal(tmp_path, "stopped")).trials]
+    assert sorted(states) == ["FAIL", "FAIL", "WAITING", "WAITING"], "interrupted trials queued again"
+
+    result = sweep("--resume", "stopped", "--log-root", str(tmp_path), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    done = assert_each_point_finished_once(load_study("stopped", journal(tmp_path, "stopped")),
+                                           [({"learning_rate": 0.01}, 42), ({"learning_rate": 0.02}, 42)])
+    assert sorted(t.user_attrs["run_dir"] for t in done) == [str(r) for r in runs]
+    assert all(summary_of(r)["status"] == "finished" and summary_of(r)["resumed"] for r in runs)
