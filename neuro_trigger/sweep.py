@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "is a range for random/TPE search; KEY=VALUE a plain override (values are literals)")
     parser.add_argument("--seeds", type=int, default=None, help="repeat every point with seeds seed, seed+1, ...")
     parser.add_argument("--method", choices=["grid", "random", "tpe"], default=None, help="default: grid")
-    parser.add_argument("--trials", type=int, default=None, help="random/TPE: stop at this many finished trials")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="random/TPE: stop at this many finished trials (run folders; seeds count)")
     parser.add_argument("--metric", default=None, help="SPLIT/NAME of summary.json (default val/loss_vs_old)")
     parser.add_argument("--direction", choices=["minimize", "maximize"], default=None,
                         help="default: maximize for efficiency and rejection, else minimize")
@@ -64,8 +65,8 @@ def _definition(args: argparse.Namespace, log_root: Path):
     """The sweep's definition from a named sweep and/or the command line; checked completely."""
     from neuro_trigger.run import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
-    from neuro_trigger.sweeping.definition import Definition, default_direction, validate
-    from neuro_trigger.sweeping.space import Space
+    from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
+    from neuro_trigger.sweeping.space import Space, nested
     from neuro_trigger.sweeping.study import shown_url
 
     entry = named.lookup(args.config, NAMED_SWEEPS) or {}
@@ -79,11 +80,7 @@ def _definition(args: argparse.Namespace, log_root: Path):
     if args.data is not None:
         data = {split: [p for p in files.split(",") if p] for split, files in zip(("train", "val", "test"), args.data)}
     metric = args.metric or entry.get("metric", "val/loss_vs_old")
-    from neuro_trigger.sweeping.definition import check_metric
-
     check_metric(metric)
-    from neuro_trigger.sweeping.space import nested
-
     base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
     definition = Definition(
         name="", config=config, space=space, seeds=args.seeds or entry.get("seeds", 1),

@@ -3,6 +3,7 @@
 It is written to `<log_root>/sweeps/<name>/sweep.json`; rerunning the same command finds it there and
 continues, a different definition under the same name is refused.
 """
+import difflib
 import hashlib
 import json
 import re
@@ -13,7 +14,7 @@ from typing import Any
 from neuro_trigger.atomic import write_json
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
-from neuro_trigger.sweeping.space import Space, nested
+from neuro_trigger.sweeping.space import Space, encode, nested
 
 METHODS = ("grid", "random", "tpe")
 # overall metrics of summary.json; `_fixed` variants (fixed-point arithmetic) are accepted for each
@@ -32,8 +33,6 @@ def check_metric(metric: str) -> tuple[str, str]:
                         f"e.g. val/loss_vs_old")
     split, name = match.groups()
     if name.replace("_fixed", "") not in BASE_METRICS:
-        import difflib
-
         close = difflib.get_close_matches(name, sorted(BASE_METRICS), n=1)
         hint = f" (did you mean {split}/{close[0]}?)" if close else ""
         raise UserError(f"--metric {metric!r}: unknown metric{hint}; known: {', '.join(sorted(BASE_METRICS))} "
@@ -77,8 +76,6 @@ class Definition:
 
     def grid_trials(self) -> list[dict]:
         """Every grid point x seed as Optuna `params` (encoded) and the seed, in a fixed order."""
-        from neuro_trigger.sweeping.space import encode
-
         return [{"params": {k: encode(v) for k, v in point.items()}, "seed": seed}
                 for point in self.space.grid_points() for seed in self.seed_values()]
 

@@ -35,7 +35,11 @@ def check(name: str, entry: dict) -> dict:
 
 
 def lookup(name: str, named: dict) -> dict | None:
-    """The checked entry of a named sweep, or None when `name` is not one."""
+    """The checked entry of a named sweep, or None when `name` is not one (then it names a config)."""
+    from neuro_trigger.configs import configs
+
+    if name in named and name in configs:
+        raise UserError(f"sweeps.py: sweep {name!r} has the name of a config; rename it")
     return check(name, named[name]) if name in named else None
 
 

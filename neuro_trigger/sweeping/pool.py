@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 

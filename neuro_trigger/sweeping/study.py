@@ -116,8 +116,6 @@ def create_or_load(storage, definition: Definition) -> optuna.Study:
         _enqueue_grid(study, definition)
     else:
         deadline = time.time() + 60  # a process that created the study a moment ago is still enqueueing
-        while ENQUEUED not in study.user_attrs and time.time() < deadline and not study.trials:
-            time.sleep(1)
         while ENQUEUED not in study.user_attrs and time.time() < deadline:
             time.sleep(1)
         if ENQUEUED not in study.user_attrs:  # its creator died while enqueueing: finish the job
@@ -142,6 +140,7 @@ def claim_waiting(study: optuna.Study, storage) -> optuna.trial.Trial | None:
     """Take a WAITING trial (grid point or retry) for this worker; None when none is left.
 
     Setting WAITING -> RUNNING is atomic in both storages, so two workers never take the same trial.
+    (`study.ask()` does the same, but makes a new sampled trial when none waits: a grid must not grow.)
     """
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         if storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):

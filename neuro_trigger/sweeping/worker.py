@@ -12,6 +12,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -86,9 +87,10 @@ class Worker:
         now = study_lib.counts(self.study)
         if now["done"] + now["running"] >= self.definition.trials:
             return None
-        trial = self.study.ask()
-        trial.set_user_attr("seed", self.definition.base_seed)
-        trial.set_user_attr("sampled", True)
+        trial = self.study.ask()  # pops a trial queued meanwhile (it has its seed), else samples a new point
+        if "seed" not in trial.user_attrs:
+            trial.set_user_attr("seed", self.definition.base_seed)
+            trial.set_user_attr("sampled", True)
         return trial
 
     def run(self) -> int:
@@ -118,6 +120,7 @@ class Worker:
             tag["slurm_job_id"] = self.slurm_job_id
         log.info("trial %d: %s seed %d", trial.number, params, seed)
         previous = self._previous_run(retries)
+        started = time.perf_counter()
         try:
             with study_lib.Heartbeat(self.storage, trial._trial_id):
                 if previous is not None and previous[1].get("status") == "finished":
@@ -130,22 +133,35 @@ class Worker:
         except Exception as e:  # one trial's failure must not end the sweep
             log.exception("trial %d failed", trial.number)
             trial.set_user_attr("error", f"{type(e).__name__}: {e}")
-            self.study.tell(trial, state=TrialState.FAIL)
+            self._tell(trial, state=TrialState.FAIL)
             return
         trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("run_s", round(time.perf_counter() - started, 3))  # the run itself, without the sweep
         write_run_list(self.sweep_dir, sweep_runs(definition))
         if code == run_lib.INTERRUPTED_EXIT_CODE:
             self.stop.set()
-            self.study.tell(trial, state=TrialState.FAIL)
-            study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
+            if self._tell(trial, state=TrialState.FAIL):
+                study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
             return
         summary = json.loads((run_dir / "summary.json").read_text())
         value = metric_value(summary, definition.metric) if code == 0 else None
         if value is None:
             trial.set_user_attr("error", summary.get("error") or f"no metric {definition.metric} in summary.json")
-            self.study.tell(trial, state=TrialState.FAIL)
+            self._tell(trial, state=TrialState.FAIL)
         else:
-            self.study.tell(trial, value)
+            self._tell(trial, value)
+
+    def _tell(self, trial: optuna.trial.Trial, value: float | None = None, state: TrialState | None = None) -> bool:
+        """Report the trial; False when the study already failed it (its heartbeat went stale meanwhile)."""
+        try:
+            if study_lib.frozen(self.study, trial.number).state.is_finished():
+                raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial.number} finished")
+            self.study.tell(trial, value, state=state)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("trial %d was failed by the study meanwhile (stale heartbeat); its retry reuses the run",
+                        trial.number)
+            return False
 
     def _previous_run(self, retries: list[int]) -> tuple[Path, dict] | None:
         """The run folder of the trials this one retries (latest first), if one got that far."""

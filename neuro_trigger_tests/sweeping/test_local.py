@@ -133,3 +133,19 @@ def test_ctrl_c_stops_all_workers_cleanly_and_resume_continues(tmp_path, small_d
                                            [({"learning_rate": 0.01}, 42), ({"learning_rate": 0.02}, 42)])
     assert sorted(t.user_attrs["run_dir"] for t in done) == [str(r) for r in runs]
     assert all(summary_of(r)["status"] == "finished" and summary_of(r)["resumed"] for r in runs)
+
+
+def test_random_search_with_seeds_stops_at_the_trial_count(tmp_path, small_data_args):
+    result = sweep("baseline_v2", "--method", "random", "--trials", "2", "--seeds", "2", "-m",
+                   "learning_rate=log(1e-3,1e-1)", "batch_size=choice(512,2048)", *FAST, "--workers", "2",
+                   *small_data_args, "--log-root", str(tmp_path), "--name", "random")
+    assert result.returncode == 0, result.stderr
+    trials = load_study("random", journal(tmp_path, "random")).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * len(trials)
+    points = {}
+    for trial in trials:
+        assert 1e-3 <= trial.params["learning_rate"] <= 1e-1 and trial.params["batch_size"] in (512, 2048)
+        points.setdefault(json.dumps(trial.params, sort_keys=True), []).append(trial.user_attrs["seed"])
+        assert summary_of(trial.user_attrs["run_dir"])["config"]["learning_rate"] == trial.params["learning_rate"]
+    # stops at 2 finished trials; two workers may each have sampled a point at once
+    assert 1 <= len(points) <= 2 and all(sorted(s) == [42, 43] for s in points.values()), points
