@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _definition(args: argparse.Namespace, log_root: Path):
     """The sweep's definition from a named sweep and/or the command line; checked completely."""
+    from neuro_trigger.data.splits import SPLITS
     from neuro_trigger.run import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
     from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
@@ -73,18 +74,22 @@ def _definition(args: argparse.Namespace, log_root: Path):
     config = entry.get("config", args.config)
     space = named.space_of(args.config, entry) if entry else Space()
     extra = Space.parse(args.modify)
+    for key in [*extra.overrides, *extra.axes, *extra.ranges]:  # the command line replaces a named sweep's key
+        for part in (space.overrides, space.axes, space.ranges):
+            part.pop(key, None)
     space.overrides.update(extra.overrides)
     space.axes.update(extra.axes)
     space.ranges.update(extra.ranges)
     data = None
     if args.data is not None:
-        data = {split: [p for p in files.split(",") if p] for split, files in zip(("train", "val", "test"), args.data)}
+        data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
     metric = args.metric or entry.get("metric", "val/loss_vs_old")
     check_metric(metric)
     base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
     definition = Definition(
-        name="", config=config, space=space, seeds=args.seeds or entry.get("seeds", 1),
-        method=args.method or entry.get("method", "grid"), trials=args.trials or entry.get("trials"),
+        name="", config=config, space=space, seeds=entry.get("seeds", 1) if args.seeds is None else args.seeds,
+        method=args.method or entry.get("method", "grid"),
+        trials=entry.get("trials") if args.trials is None else args.trials,
         metric=metric, direction=args.direction or entry.get("direction") or default_direction(metric),
         data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
     definition.name = args.name or (args.config if entry else f"{config}_{definition.digest()}")

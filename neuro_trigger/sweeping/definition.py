@@ -19,7 +19,8 @@ from neuro_trigger.sweeping.space import Space, encode, nested
 METHODS = ("grid", "random", "tpe")
 # overall metrics of summary.json; `_fixed` variants (fixed-point arithmetic) are accepted for each
 BASE_METRICS = {"loss", "loss_old", "loss_vs_old", "efficiency", "efficiency_old", "rejection", "rejection_old",
-                *(f"{q}_diff_std{t}{s}" for q in ("z", "theta") for t in ("", "_trimmed") for s in ("", "_old", "_vs_old"))}
+                *(f"{quantity}_diff_std{trim}{suffix}" for quantity in ("z", "theta") for trim in ("", "_trimmed")
+                  for suffix in ("", "_old", "_vs_old"))}
 HIGHER_IS_BETTER = {"efficiency", "rejection"}
 METRIC = re.compile(r"^([a-z]+)/([a-z_]+)$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -240,7 +240,8 @@ def counts(study: optuna.Study) -> dict:
     failed = by_state[TrialState.FAIL]
     result = {"done": len(by_state[TrialState.COMPLETE]), "running": len(by_state[TrialState.RUNNING]),
               "waiting": len(by_state[TrialState.WAITING]),
-              "failed": sum(t.number not in retried for t in failed), "retried": sum(t.number in retried for t in failed),
+              "failed": sum(t.number not in retried for t in failed),
+              "retried": sum(t.number in retried for t in failed),
               "best_value": None, "best_trial": None}
     if result["done"]:
         best = study.best_trial

@@ -228,7 +228,18 @@ def slurm_worker(sweep_dir: str, storage_url: str | None) -> int:
     import submitit
 
     env = submitit.JobEnvironment()
-    return _serve(sweep_dir, storage_url, None, slurm_job_id=str(env.job_id))
+    return _serve(sweep_dir, storage_url, slurm_cores(), slurm_job_id=str(env.job_id))
+
+
+def slurm_cores() -> list[int] | None:
+    """The task's share of the node when SLURM does not pin tasks itself (no task/affinity or cgroup plugin):
+    `cpus` cores, chosen by array task id, so that tasks on one node do not oversubscribe it."""
+    wanted = int(os.environ.get("SLURM_CPUS_PER_TASK", "0") or 0)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not 0 < wanted < len(cores):
+        return None
+    start = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0") or 0) * wanted
+    return [cores[(start + i) % len(cores)] for i in range(wanted)]
 
 
 def _serve(sweep_dir: str, storage_url: str | None, cores: list[int] | None, slurm_job_id: str | None) -> int:
