@@ -7,6 +7,7 @@ from neuro_trigger import sweep as sweep_cli
 from neuro_trigger.cli import run_cli
 from neuro_trigger.errors import UserError
 from neuro_trigger.sweeping import named
+from neuro_trigger.sweeps import sweeps as NAMED_SWEEPS
 from neuro_trigger.sweeping.definition import check_metric
 from neuro_trigger.sweeping.slurm import parse_options
 from neuro_trigger.sweeping.space import Range, Space, split_top_level
@@ -88,3 +89,10 @@ def test_named_sweep_typo_gets_a_suggestion():
 def test_slurm_options_become_submitit_parameters():
     assert parse_options("partition=short,time=1:30:00,cpus=4,mem=8G") == {
         "cluster": "slurm", "timeout_min": 90, "cpus_per_task": 4, "mem_gb": 8, "slurm_partition": "short"}
+
+
+@pytest.mark.parametrize("name", list(NAMED_SWEEPS))
+def test_every_named_sweep_is_valid(name, tmp_path):
+    definition = sweep_cli._definition(sweep_cli.build_parser().parse_args([name]), tmp_path)
+    assert definition.name == name and definition.config == NAMED_SWEEPS[name]["config"]
+    assert definition.method == "grid" and definition.space.axes or definition.trials
