@@ -55,6 +55,7 @@ class RunRequest:
     data_files: dict[str, list[str]] | None = None  # --data, replaces the config's data set
     log_root: Path | None = None
     process_start: float | None = None  # time.time() when the command started, for the timing breakdown
+    tags: dict | None = None  # extra top-level summary.json entries of whoever made the run, e.g. {"sweep": {...}}
 
 
 def resolve_request(request: RunRequest) -> dict:
@@ -159,6 +160,7 @@ def execute(request: RunRequest) -> tuple[Path, int]:
         "timing": {"startup_s": round(started - request.process_start, 2) if request.process_start else None,
                    "data_s": round(data_time, 2)},
     }
+    summary.update(request.tags or {})
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
     return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=False)

@@ -49,11 +49,13 @@ class Run:
 
 
 def find_runs(paths: list[Path]) -> list[Run]:
-    """Run folders named directly, inside a config folder, or inside a log root."""
+    """Run folders named directly, inside a config folder, inside a log root, or listed by a sweep folder."""
     runs = []
     for path in map(Path, paths):
         if (path / "summary.json").is_file() or path.name.startswith("version_"):
             candidates = [path]
+        elif (path / "runs.txt").is_file():  # log/sweeps/<name>: its trials' run folders, one per line
+            candidates = [Path(line) for line in dict.fromkeys((path / "runs.txt").read_text().split("\n")) if line]
         elif any(path.glob("version_*")):
             candidates = sorted(path.glob("version_*"), key=version_number)
         else:

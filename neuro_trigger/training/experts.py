@@ -34,7 +34,8 @@ def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[in
     trainable = [x for x, d in prepared.items() if isinstance(d, ExpertData)]
     # at most one expert per core: the Lightning loop and plotting hold the GIL, so more threads than
     # cores only add contention (bench/experts.py: 5 threads on 2 cores took 1.29x the sequential time)
-    cores = os.cpu_count() or 1
+    # the cores this process may use (a sweep worker or SLURM task gets a share of the machine)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     concurrent = max(1, min(workers, cores, len(trainable)))
     slots = threading.Semaphore(concurrent)
     torch.set_num_threads(max(1, cores // concurrent))

@@ -1,0 +1,167 @@
+"""Sweeps: `python neuro_trigger/sweep.py CONFIG -m KEY=V1,V2 ... [--seeds N] [--workers N]`.
+
+Every trial is a normal run folder `log/<config>/version_<n>`; the sweep (an Optuna study) lives in
+`log/sweeps/<name>/`. Only this file touches argparse; user mistakes become one line and exit code 2.
+"""
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the package importable without PYTHONPATH
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from neuro_trigger.cli import run_cli  # noqa: E402
+from neuro_trigger.errors import UserError  # noqa: E402
+from neuro_trigger.sweeps import sweeps as NAMED_SWEEPS  # noqa: E402
+
+EPILOG = """named sweeps (neuro_trigger/sweeps.py):
+{sweeps}
+
+examples:
+  python neuro_trigger/sweep.py baseline_v2 -m learning_rate=0.01,0.02 batch_size=512,2048 --seeds 3 --workers 2
+  python neuro_trigger/sweep.py baseline_v2 --method tpe --trials 40 -m "learning_rate=log(1e-4,1e-1)"
+  python neuro_trigger/sweep.py learning_rate_v2 --storage postgresql://USER:PW@HOST:5432/DB
+  python neuro_trigger/sweep.py learning_rate_v2 --slurm partition=short,time=120,cpus=4,mem=8G --workers 8
+  python neuro_trigger/sweep.py --status learning_rate_v2
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {name:<26} {s.get('description', '')}" for name, s in NAMED_SWEEPS.items())
+    parser = argparse.ArgumentParser(
+        prog="python neuro_trigger/sweep.py", description="Sweep configs and seeds: many runs, one Optuna study.",
+        epilog=EPILOG.format(sweeps=listing), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", nargs="?", help="a config of configs.py, or a named sweep of sweeps.py")
+    parser.add_argument("-m", "--modify", nargs="+", default=[], metavar="KEY=VALUES",
+                        help="KEY=V1,V2,... spans a grid; KEY=log(a,b) | float(a,b) | int(a,b) | choice(a,b,...) "
+                             "is a range for random/TPE search; KEY=VALUE a plain override (values are literals)")
+    parser.add_argument("--seeds", type=int, default=None, help="repeat every point with seeds seed, seed+1, ...")
+    parser.add_argument("--method", choices=["grid", "random", "tpe"], default=None, help="default: grid")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="random/TPE: stop at this many finished trials (run folders; seeds count)")
+    parser.add_argument("--metric", default=None, help="SPLIT/NAME of summary.json (default val/loss_vs_old)")
+    parser.add_argument("--direction", choices=["minimize", "maximize"], default=None,
+                        help="default: maximize for efficiency and rejection, else minimize")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (local) or SLURM array tasks")
+    parser.add_argument("--storage", default=None, metavar="URL",
+                        help="postgresql://USER:PW@HOST:PORT/DB to share the sweep between machines "
+                             "(default: a journal file in the sweep folder)")
+    parser.add_argument("--slurm", default=None, metavar="KEY=VALUE,...",
+                        help="submit the workers as a SLURM job array: partition, time, cpus, mem, gpus, account, "
+                             "qos (cluster=local: submitit's local executor)")
+    parser.add_argument("--status", metavar="NAME", help="show the progress of a sweep and update its report")
+    parser.add_argument("--resume", metavar="NAME", help="continue a sweep (same as rerunning its command)")
+    parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
+    parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
+                        help="data files per split, several of one split joined with commas")
+    parser.add_argument("--log-root", type=Path, default=None, help="runs and log/sweeps/ below this folder")
+    parser.add_argument("--name", default=None, help="name of the sweep (default: the named sweep, or config_<hash>)")
+    return parser
+
+
+def _definition(args: argparse.Namespace, log_root: Path):
+    """The sweep's definition from a named sweep and/or the command line; checked completely."""
+    from neuro_trigger.data.splits import SPLITS
+    from neuro_trigger.run import RunRequest, resolve_request
+    from neuro_trigger.sweeping import named
+    from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
+    from neuro_trigger.sweeping.space import Space, nested
+    from neuro_trigger.sweeping.study import shown_url
+
+    entry = named.lookup(args.config, NAMED_SWEEPS) or {}
+    config = entry.get("config", args.config)
+    space = named.space_of(args.config, entry) if entry else Space()
+    extra = Space.parse(args.modify)
+    for key in [*extra.overrides, *extra.axes, *extra.ranges]:  # the command line replaces a named sweep's key
+        for part in (space.overrides, space.axes, space.ranges):
+            part.pop(key, None)
+    space.overrides.update(extra.overrides)
+    space.axes.update(extra.axes)
+    space.ranges.update(extra.ranges)
+    data = None
+    if args.data is not None:
+        data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
+    metric = args.metric or entry.get("metric", "val/loss_vs_old")
+    check_metric(metric)
+    base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
+    definition = Definition(
+        name="", config=config, space=space, seeds=entry.get("seeds", 1) if args.seeds is None else args.seeds,
+        method=args.method or entry.get("method", "grid"),
+        trials=entry.get("trials") if args.trials is None else args.trials,
+        metric=metric, direction=args.direction or entry.get("direction") or default_direction(metric),
+        data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
+    definition.name = args.name or (args.config if entry else f"{config}_{definition.digest()}")
+    validate(definition)
+    definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage),
+                        "argv": sys.argv[1:]}
+    return definition
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    from neuro_trigger.runs.folder import PRODUCTION_LOG_ROOT
+    from neuro_trigger.sweeping import definition as definition_lib
+    from neuro_trigger.sweeping import report, study as study_lib
+
+    log_root = (args.log_root or PRODUCTION_LOG_ROOT).resolve()
+    existing = args.status or args.resume
+    if args.status and args.resume:
+        raise UserError("--status and --resume: give one of them")
+    if existing:
+        if args.config or args.modify or args.data or args.name or args.seeds or args.method or args.trials \
+                or args.metric or args.direction:
+            raise UserError(f"--{'status' if args.status else 'resume'} takes only the sweep name "
+                            f"(and --storage, --workers, --slurm, --log-root)")
+        sweep_dir = log_root / "sweeps" / existing
+        if not (sweep_dir / "sweep.json").is_file():
+            raise UserError(f"no sweep {existing!r} in {log_root / 'sweeps'}")
+        definition = definition_lib.load(sweep_dir)
+        storage_url = args.storage or definition.extra.get("storage")
+    else:
+        if not args.config:
+            raise UserError("no config or named sweep given; see --help")
+        if args.workers < 1:
+            raise UserError(f"--workers {args.workers}: expected a number >= 1")
+        definition = _definition(args, log_root)
+        sweep_dir = log_root / "sweeps" / definition.name
+        storage_url = args.storage
+    slurm_parameters = None
+    if args.slurm is not None:
+        from neuro_trigger.sweeping import slurm
+
+        slurm_parameters = slurm.parse_options(args.slurm)
+    storage = study_lib.open_storage(sweep_dir, storage_url)  # an unreachable database fails here, before trials
+    if args.status:
+        result = report.status(sweep_dir, storage_url)
+        result["report"] = str(report.write_report(sweep_dir, storage_url))
+        if args.json:
+            print(json.dumps(result, default=str))
+        else:
+            report.print_status(result, sys.stdout)
+            print(f"report: {result['report']}")
+        return 0
+    if not args.resume:
+        definition_lib.save(sweep_dir, definition)
+    study_lib.create_or_load(storage, definition)
+    print(f"sweep {definition.name}: {sweep_dir}", flush=True)
+    if slurm_parameters is not None:
+        from neuro_trigger.sweeping import slurm
+
+        jobs = slurm.submit(sweep_dir, storage_url, args.workers, slurm_parameters, definition.name)
+        print(f"submitted job {jobs[0].split('_')[0]} ({len(jobs)} tasks: {', '.join(jobs)}); "
+              f"progress: python neuro_trigger/sweep.py --status {definition.name}"
+              + (f" --log-root {args.log_root}" if args.log_root else ""))
+        return 0
+    from neuro_trigger.sweeping import pool
+
+    code = pool.run_local(sweep_dir, storage_url, args.workers)
+    print(f"report: {report.write_report(sweep_dir, storage_url)}")
+    print(f"leaderboard: python -m neuro_trigger.compare {sweep_dir} --split {definition.metric.split('/')[0]}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,261 @@
+"""One sweep worker: take a trial, make its run through `run.execute` (or continue it with `run.resume`),
+report the metric to the study, repeat until no trial is left.
+
+A worker is a process (local, or a SLURM array task); every trial is a normal run folder whose
+summary.json carries the tag `"sweep": {"name", "trial", "params"}` (and `"slurm_job_id"`).
+"""
+import ctypes
+import json
+import logging
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from neuro_trigger.atomic import write_text
+from neuro_trigger.errors import UserError
+from neuro_trigger.runs.folder import version_number
+from neuro_trigger.sweeping import definition as definition_lib
+from neuro_trigger.sweeping import study as study_lib
+from neuro_trigger.sweeping.definition import Definition
+from neuro_trigger.sweeping.space import decode, encode
+
+log = logging.getLogger("neuro_trigger.sweep")
+PR_SET_PDEATHSIG = 1
+
+
+def sweep_runs(definition: Definition) -> dict[int, tuple[Path, dict]]:
+    """The run folders of this sweep by trial number, found by the tag in their summary.json."""
+    runs = {}
+    parent = Path(definition.extra["log_root"]) / definition.config
+    for run_dir in sorted(parent.glob("version_*"), key=version_number):
+        try:
+            summary = json.loads((run_dir / "summary.json").read_text())
+        except (OSError, ValueError):
+            continue
+        tag = summary.get("sweep") if isinstance(summary, dict) else None
+        if isinstance(tag, dict) and tag.get("name") == definition.name and isinstance(tag.get("trial"), int):
+            runs[tag["trial"]] = (run_dir, summary)
+    return runs
+
+
+def write_run_list(sweep_dir: Path, runs: dict[int, tuple[Path, dict]]) -> None:
+    """`runs.txt`: the sweep's run folders, one per line, for `python -m neuro_trigger.compare <sweep folder>`."""
+    paths = dict.fromkeys(str(path) for _, (path, _) in sorted(runs.items()))
+    write_text(sweep_dir / "runs.txt", "".join(p + "\n" for p in paths))
+
+
+def metric_value(summary: dict, metric: str) -> float | None:
+    split, name = metric.split("/", 1)
+    value = summary.get("metrics", {}).get(split, {}).get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def trial_params(trial: optuna.trial.Trial, definition: Definition) -> dict:
+    """The trial's values of the grid axes and ranges (decoded to config values)."""
+    params = {key: decode(trial.suggest_categorical(key, [encode(v) for v in values]))
+              for key, values in definition.space.axes.items()}
+    params.update({key: rng.suggest(trial, key) for key, rng in definition.space.ranges.items()})
+    return params
+
+
+class Worker:
+    """Runs trials of one sweep until none is left or `stop` is set."""
+
+    def __init__(self, sweep_dir: Path, storage_url: str | None, slurm_job_id: str | None = None):
+        self.sweep_dir = Path(sweep_dir)
+        self.definition = definition_lib.load(self.sweep_dir)
+        self.storage = study_lib.open_storage(self.sweep_dir, storage_url)
+        self.study = optuna.load_study(study_name=self.definition.name, storage=self.storage,
+                                       sampler=study_lib.sampler(self.definition))
+        self.slurm_job_id = slurm_job_id
+        self.stop = threading.Event()
+
+    def next_trial(self) -> optuna.trial.Trial | None:
+        runs = sweep_runs(self.definition)
+        study_lib.fail_dead_trials(self.study, self.storage,
+                                   {n: {"pid": s.get("pid"), "host": s.get("host")} for n, (_, s) in runs.items()})
+        trial = study_lib.claim_waiting(self.study, self.storage)
+        if trial is not None or self.definition.method == "grid":
+            return trial
+        now = study_lib.counts(self.study)
+        if now["done"] + now["running"] >= self.definition.trials:
+            return None
+        trial = self.study.ask()  # pops a trial queued meanwhile (it has its seed), else samples a new point
+        if "seed" not in trial.user_attrs:
+            trial.set_user_attr("seed", self.definition.base_seed)
+            trial.set_user_attr("sampled", True)
+        return trial
+
+    def run(self) -> int:
+        """Trials run by this worker."""
+        done = 0
+        while not self.stop.is_set():
+            trial = self.next_trial()
+            if trial is None:
+                break
+            self.run_trial(trial)
+            done += 1
+        return done
+
+    def run_trial(self, trial: optuna.trial.Trial) -> None:
+        from neuro_trigger import run as run_lib
+
+        study_lib.mark_worker(trial)
+        definition = self.definition
+        retries = study_lib.history(study_lib.frozen(self.study, trial.number))
+        params = trial_params(trial, definition)
+        seed = trial.user_attrs.get("seed", definition.base_seed)
+        if trial.user_attrs.get("sampled") and not retries:
+            for other in definition.seed_values()[1:]:  # the other seeds of a newly sampled point
+                self.study.enqueue_trial(dict(trial.params), user_attrs={"seed": other})
+        tag = {"name": definition.name, "trial": trial.number, "params": params}
+        if self.slurm_job_id:
+            tag["slurm_job_id"] = self.slurm_job_id
+        log.info("trial %d: %s seed %d", trial.number, params, seed)
+        previous = self._previous_run(retries)
+        started = time.perf_counter()
+        try:
+            with study_lib.Heartbeat(self.storage, trial._trial_id):
+                if previous is not None and previous[1].get("status") == "finished":
+                    run_dir, code = previous[0], 0
+                elif previous is not None:
+                    log.info("trial %d continues %s from its last checkpoint", trial.number, previous[0])
+                    run_dir, code = self._resume(previous[0], definition, params, seed, tag)
+                else:
+                    run_dir, code = run_lib.execute(self._request(definition, params, seed, tag))
+        except Exception as e:  # one trial's failure must not end the sweep
+            log.exception("trial %d failed", trial.number)
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            self._tell(trial, state=TrialState.FAIL)
+            return
+        trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("run_s", round(time.perf_counter() - started, 3))  # the run itself, without the sweep
+        write_run_list(self.sweep_dir, sweep_runs(definition))
+        if code in run_lib.INTERRUPTED_EXIT_CODES:
+            self.stop.set()
+            if self._tell(trial, state=TrialState.FAIL):
+                study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
+            return
+        summary = json.loads((run_dir / "summary.json").read_text())
+        value = metric_value(summary, definition.metric) if code == 0 else None
+        if value is None:
+            trial.set_user_attr("error", summary.get("error") or f"no metric {definition.metric} in summary.json")
+            self._tell(trial, state=TrialState.FAIL)
+        else:
+            self._tell(trial, value)
+
+    def _tell(self, trial: optuna.trial.Trial, value: float | None = None, state: TrialState | None = None) -> bool:
+        """Report the trial; False when the study already failed it (its heartbeat went stale meanwhile)."""
+        try:
+            if study_lib.frozen(self.study, trial.number).state.is_finished():
+                raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial.number} finished")
+            self.study.tell(trial, value, state=state)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("trial %d was failed by the study meanwhile (stale heartbeat); its retry reuses the run",
+                        trial.number)
+            return False
+
+    def _previous_run(self, retries: list[int]) -> tuple[Path, dict] | None:
+        """The run folder of the trials this one retries (latest first), if one got that far."""
+        runs = sweep_runs(self.definition)
+        for number in reversed(retries):
+            if number in runs:
+                return runs[number]
+        return None
+
+    def _resume(self, run_dir: Path, definition: Definition, params: dict, seed: int, tag: dict):
+        from neuro_trigger import run as run_lib
+
+        try:
+            return run_lib.resume(run_dir)
+        except UserError as e:  # e.g. killed before its summary was written: start the trial afresh
+            log.warning("trial %s: cannot resume %s (%s); starting afresh", tag["trial"], run_dir, e)
+            return run_lib.execute(self._request(definition, params, seed, tag))
+
+    @staticmethod
+    def _request(definition: Definition, params: dict, seed: int, tag: dict):
+        from neuro_trigger.run import RunRequest
+
+        return RunRequest(config_name=definition.config, overrides=definition.overrides(params, seed),
+                          production=True, description=f"sweep {definition.name} trial {tag['trial']}",
+                          data_files=definition.data_files, log_root=Path(definition.extra["log_root"]),
+                          tags={"sweep": tag})
+
+
+def limit_cores(cores: list[int] | None) -> int:
+    """Pin this process to its share of the cores and use as many torch threads; returns their number."""
+    import torch
+
+    if cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(available)
+    return available
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGTERM when the sweep process that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def local_worker(sweep_dir: str, storage_url: str | None, cores: list[int], index: int) -> None:
+    """Entry point of a local worker process (started by `pool.py`)."""
+    os.setpgid(0, 0)  # Ctrl-C reaches the sweep process only, which stops each worker once
+    _die_with_parent()
+    log_path = Path(sweep_dir) / "workers" / f"worker_{index}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    _serve(sweep_dir, storage_url, cores, slurm_job_id=None)
+
+
+def slurm_worker(sweep_dir: str, storage_url: str | None) -> int:
+    """Entry point of a SLURM array task (through submitit): cores are those SLURM gave the task."""
+    import submitit
+
+    env = submitit.JobEnvironment()
+    return _serve(sweep_dir, storage_url, slurm_cores(), slurm_job_id=str(env.job_id))
+
+
+def slurm_cores() -> list[int] | None:
+    """The task's share of the node when SLURM does not pin tasks itself (no task/affinity or cgroup plugin):
+    `cpus` cores, chosen by array task id, so that tasks on one node do not oversubscribe it."""
+    wanted = int(os.environ.get("SLURM_CPUS_PER_TASK", "0") or 0)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not 0 < wanted < len(cores):
+        return None
+    start = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0") or 0) * wanted
+    return [cores[(start + i) % len(cores)] for i in range(wanted)]
+
+
+def _serve(sweep_dir: str, storage_url: str | None, cores: list[int] | None, slurm_job_id: str | None) -> int:
+    from neuro_trigger.runs.logs import configure_console
+
+    configure_console(interactive=False)
+    threads = limit_cores(cores)
+    worker = Worker(Path(sweep_dir), storage_url, slurm_job_id)
+
+    def handler(signum, frame) -> None:  # between trials; during a run, the run's own handler takes over
+        log.warning("%s: stopping after the current trial", signal.Signals(signum).name)
+        worker.stop.set()
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, handler)
+    log.info("worker pid %d on %s, %d torch threads", os.getpid(), platform.node(), threads)
+    done = worker.run()
+    log.info("worker pid %d: %d trials, stopping", os.getpid(), done)
+    return done
