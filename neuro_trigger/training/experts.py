@@ -11,7 +11,6 @@ from typing import Callable
 
 import torch
 
-from neuro_trigger.errors import UserError
 from neuro_trigger.runs.logs import expert_thread_name
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.fit import ExpertResult, fit_expert
@@ -20,7 +19,7 @@ from neuro_trigger.training.progress import ProgressBoard, show_until_done
 log = logging.getLogger("neuro_trigger.experts")
 
 
-def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[int, torch.nn.Module],
+def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.Module],
                   run_dir: Path, workers: int, stop: threading.Event,
                   callbacks_for: Callable[[int], list] = lambda expert: [],
                   resume: bool = False) -> dict[int, ExpertResult]:
@@ -28,10 +27,10 @@ def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[in
 
     With `resume`, finished experts are only evaluated and the others continue from their last checkpoint.
     """
-    max_epochs = {x: d.config["epochs"] if isinstance(d, ExpertData) else 0 for x, d in prepared.items()}
+    max_epochs = {x: d.config["epochs"] for x, d in prepared.items()}
     board = ProgressBoard(list(prepared), max_epochs)
     results: dict[int, ExpertResult] = {}
-    trainable = [x for x, d in prepared.items() if isinstance(d, ExpertData)]
+    trainable = list(prepared)
     # at most one expert per core: the Lightning loop and plotting hold the GIL, so more threads than
     # cores only add contention (bench/experts.py: 5 threads on 2 cores took 1.29x the sequential time)
     # the cores this process may use (a sweep worker or SLURM task gets a share of the machine)
@@ -54,11 +53,6 @@ def train_experts(prepared: dict[int, ExpertData | UserError], networks: dict[in
                 board.update(expert, status="failed")
                 results[expert] = ExpertResult(expert, "failed", error=f"{type(e).__name__}: {e}")
 
-    for expert, data in prepared.items():
-        if isinstance(data, UserError):
-            log.error("%s", data)
-            board.update(expert, status="failed")
-            results[expert] = ExpertResult(expert, "failed", error=str(data))
     threads = [threading.Thread(target=work, args=(x,), name=expert_thread_name(x), daemon=True) for x in trainable]
     for thread in threads:
         thread.start()
