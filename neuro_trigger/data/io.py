@@ -25,6 +25,11 @@ KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS)
 EXTRA_INPUT = re.compile(r"SL\d+-extra_input\d+")
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """A value from the file as it is shown in a message: quoted, and cut when long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _open_text(path: Path):
     return gzip.open(path, "rt") if path.suffix == ".gz" else open(path, "rt")
 
@@ -42,14 +47,14 @@ def _read_header(path: Path) -> list[str]:
     names = header.rstrip("\r\n").split("\t")
     for name in names:
         if EXTRA_INPUT.fullmatch(name):
-            raise UserError(f"{path}:1: column {name!r} belongs to an extended-input network "
+            raise UserError(f"{path}:1: column {_short(name)} belongs to an extended-input network "
                             f"(more than 3 inputs per superlayer): not supported yet")
         if name not in KNOWN_COLUMNS:
-            raise UserError(f"{path}:1: unknown column {name!r}, expected the 42 neuroresults columns "
+            raise UserError(f"{path}:1: unknown column {_short(name)}, expected the 42 neuroresults columns "
                             f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally {' '.join(TRIGGER_TRACK_COLUMNS)}")
     duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if duplicate:
-        raise UserError(f"{path}:1: column {duplicate!r} appears twice in the header")
+        raise UserError(f"{path}:1: column {_short(duplicate)} appears twice in the header")
     missing = [n for n in COLUMNS if n not in names]
     if missing:
         raise UserError(f"{path}:1: required column {missing[0]!r} is missing from the header"
@@ -73,7 +78,7 @@ def _locate_bad_line(path: Path, names: list[str]) -> str:
                     int(value) if name in INT_COLUMNS else float(value)
                 except ValueError:
                     kind = "an integer" if name in INT_COLUMNS else "a number"
-                    return f"{path}:{lineno}: column {name} is {value!r}, expected {kind}"
+                    return f"{path}:{lineno}: column {name} is {_short(value)}, expected {kind}"
     return f"{path}: malformed neuroresults file"
 
 

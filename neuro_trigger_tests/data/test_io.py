@@ -92,3 +92,14 @@ def test_empty_file_missing_file_and_wrong_header(tmp_path):
         io.read_file(write_raw(tmp_path / "h.txt", [SPEC_ROW], header=header))
     with pytest.raises(UserError, match=r"h2\.txt:1: required column 'RawTheta' is missing"):
         io.read_file(write_raw(tmp_path / "h2.txt", [SPEC_ROW[:-1]], header=COLUMNS[:-1]))
+
+
+def test_a_huge_bad_value_is_not_echoed_back_whole(tmp_path):
+    """Bug: a 130 KB bad value came back whole in the error line."""
+    huge = "x" * 130_000
+    with pytest.raises(UserError) as refused:
+        io.read_file(write_raw(tmp_path / "bad.gz", [SPEC_ROW[:12] + [huge] + SPEC_ROW[13:]]))
+    assert "column SL1-relID is 'xxxx" in str(refused.value) and len(str(refused.value)) < 300
+    with pytest.raises(UserError) as refused:
+        io.read_file(write_raw(tmp_path / "head.gz", [SPEC_ROW], header=COLUMNS + [huge]))
+    assert "unknown column" in str(refused.value) and len(str(refused.value)) < 400
