@@ -38,3 +38,13 @@ def test_unreadable_data_file_gives_one_line_naming_the_path(tmp_path):
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"error: {path}: permission denied, cannot read the data file\n"
+
+
+def test_damaged_gzip_is_named_not_a_traceback(tmp_path):
+    (tmp_path / "plain.gz").write_text("not gzip at all\n")
+    with pytest.raises(UserError, match=r"plain\.gz: not a valid gzip file"):
+        io.read_file(tmp_path / "plain.gz")
+    whole = write_raw(tmp_path / "whole.gz", [SPEC_ROW] * 50).read_bytes()
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(UserError, match=r"cut\.gz: truncated gzip file"):
+        io.read_file(tmp_path / "cut.gz")
