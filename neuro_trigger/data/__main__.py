@@ -53,8 +53,9 @@ def _print_table(info: dict) -> None:
     for name in info.get("trigger_track_columns", []):
         if name in info:
             s = info[name]
+            unknown = f"  ({s['unknown_rows']} rows unknown)" if s["unknown_rows"] else ""
             print(f"{name:>15}: mean {s['mean']:8.3f} std {s['std']:7.3f}  [{s['min']:.3f}, {s['max']:.3f}] "
-                  f"{TRIGGER_TRACK_UNITS[name]}" + (f"  ({s['unknown_rows']} rows unknown)" if s["unknown_rows"] else ""))
+                  f"{TRIGGER_TRACK_UNITS[name]}{unknown}")
     if "fraction_abs_z_below_5cm" in info:
         print(f"|z_reco| < 5 cm: {info['fraction_abs_z_below_5cm']:.1%}   |z_reco| > 50 cm: "
               f"{info['fraction_abs_z_above_50cm']:.1%}")

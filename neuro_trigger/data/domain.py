@@ -49,8 +49,8 @@ def check_domain(path: Path, tracks: Tracks, first_line: int) -> None:
     ids = tracks.ids[:, 6:9]  # Expert iNodes oNodes
     expert, inodes, onodes = ids[:, 0], ids[:, 1], ids[:, 2]
     if (expert.min(initial=0) < ALL_EXPERTS or expert.max(initial=0) > max(EXPERTS)
-            or inodes.min() != INPUT_NODES or inodes.max() != INPUT_NODES
-            or onodes.min() < min(OUTPUT_NODES) or onodes.max() > max(OUTPUT_NODES)):
+            or inodes.min(initial=INPUT_NODES) != INPUT_NODES or inodes.max(initial=INPUT_NODES) != INPUT_NODES
+            or onodes.min(initial=1) < min(OUTPUT_NODES) or onodes.max(initial=1) > max(OUTPUT_NODES)):
         bad = np.stack([(expert < ALL_EXPERTS) | (expert > max(EXPERTS)), inodes != INPUT_NODES,
                         ~np.isin(onodes, OUTPUT_NODES)], axis=1)
         expected = {0: f"{ALL_EXPERTS} (no expert split) or an expert {min(EXPERTS)}..{max(EXPERTS)}",

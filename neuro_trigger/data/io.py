@@ -51,7 +51,8 @@ def _read_header(path: Path) -> list[str]:
                             f"(more than 3 inputs per superlayer): not supported yet")
         if name not in KNOWN_COLUMNS:
             raise UserError(f"{path}:1: unknown column {_short(name)}, expected the 42 neuroresults columns "
-                            f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally {' '.join(TRIGGER_TRACK_COLUMNS)}")
+                            f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally "
+                            f"{' '.join(TRIGGER_TRACK_COLUMNS)}")
     duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if duplicate:
         raise UserError(f"{path}:1: column {_short(duplicate)} appears twice in the header")

@@ -12,8 +12,8 @@ charge / pT in 1/GeV and pT in GeV, each with a trigger-like resolution.
 """
 import numpy as np
 
-from neuro_trigger.constants import (EXPERT_MISSING_STEREO, TRIGGER_TRACK_COLUMNS, N_SUPERLAYERS, RAW_MAX, RAW_MIN, RAW_SCALE,
-                                     STEREO_SUPERLAYERS, theta_to_scaled, z_to_scaled)
+from neuro_trigger.constants import (EXPERT_MISSING_STEREO, N_SUPERLAYERS, RAW_MAX, RAW_MIN, RAW_SCALE,
+                                     STEREO_SUPERLAYERS, TRIGGER_TRACK_COLUMNS, theta_to_scaled, z_to_scaled)
 from neuro_trigger.data.tracks import Tracks
 
 GENERATOR_VERSION = 4  # 4: the 46-column layout

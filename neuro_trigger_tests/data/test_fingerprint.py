@@ -1,4 +1,4 @@
-"""Data fingerprints of content, not bytes (issue 12 item 4), and no stale rows after an in-place edit (issue 13 item 6)."""
+"""Data fingerprints of content, not bytes (issue 12 item 4); no stale rows after an in-place edit (issue 13 item 6)."""
 import gzip
 import os
 
