@@ -7,7 +7,10 @@ AXIAL_SUPERLAYERS = (0, 2, 4, 6, 8)
 ID_COLUMNS = ["Experiment", "Run", "Subrun", "Event", "Track", "nTracks", "Expert", "iNodes", "oNodes"]
 INPUT_COLUMNS = [f"SL{k}-{name}" for k in range(N_SUPERLAYERS) for name in ("relID", "driftT", "alpha")]
 TAIL_COLUMNS = ["RecoZ", "RecoTheta", "ScaleZ", "RawZ", "ScaleTheta", "RawTheta"]
-COLUMNS = ID_COLUMNS + INPUT_COLUMNS + TAIL_COLUMNS  # the 42 columns of a neuroresults file, in order
+COLUMNS = ID_COLUMNS + INPUT_COLUMNS + TAIL_COLUMNS  # the 42 required columns of a neuroresults file, in order
+# optional columns newer basf2 appends after RawTheta (SPEC 3a): 45 columns have the first three, 46 all four.
+# The input 2D track's phi0 [rad], the 3D track's theta [rad], its charge / pT [1/GeV] and pT [GeV].
+TRIGGER_TRACK_COLUMNS = ["2DPhi", "3DTheta", "2DinvPt", "2DPt"]
 INT_COLUMNS = set(ID_COLUMNS) | {"RawZ", "RawTheta"}
 PREDICTION_COLUMNS = ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]  # appended to predictions
 

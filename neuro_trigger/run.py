@@ -21,7 +21,7 @@ from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import write_json, write_text
 from neuro_trigger.constants import ALL_EXPERTS, z_to_cm
 from neuro_trigger.data import io
-from neuro_trigger.data.cache import content_hash
+from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
@@ -131,7 +131,7 @@ def _combined(data: dict[str, Tracks], prepared: dict, results: dict[int, Expert
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     data = {split: io.read_files(files[split]) for split in SPLITS}
-    hashes = {split: [{"path": str(p), "sha256": content_hash(p)} for p in files[split]] for split in SPLITS}
+    hashes = {split: [{"path": str(p), **fingerprint(p)} for p in files[split]] for split in SPLITS}
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
@@ -256,5 +256,6 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
             z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
             figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],
                                           "all experts, test", config["z_cut_cm"],
-                                          plots.theta_degrees(tracks.reco, pred, reference))
+                                          plots.theta_degrees(tracks.reco, pred, reference),
+                                          tracks.trigger_track_column("2DPt"))
             export.write_plots(run_dir / "plots", figures)

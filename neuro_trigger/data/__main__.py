@@ -18,8 +18,12 @@ def _summary(values: np.ndarray) -> dict[str, float]:
             "p5": float(q[0]), "median": float(q[1]), "p95": float(q[2]), "max": float(values.max())}
 
 
+TRIGGER_TRACK_UNITS = {"2DPhi": "rad", "3DTheta": "rad", "2DinvPt": "1/GeV", "2DPt": "GeV"}
+
+
 def describe(tracks: Tracks) -> dict:
-    """Rows, rows per expert and z/theta summaries in physical units (cm, degrees)."""
+    """Rows, rows per expert, z/theta summaries in physical units (cm, degrees) and the ranges of the
+    optional trigger-track columns (basf2 units; `unknown_rows` counts NaN/inf, e.g. from a 42-column file)."""
     experts, counts = np.unique(tracks.expert, return_counts=True)
     info = {"rows": len(tracks), "experts": {str(int(e)): int(c) for e, c in zip(experts, counts)}}
     if len(tracks):
@@ -29,6 +33,12 @@ def describe(tracks: Tracks) -> dict:
         info["z_old_cm"] = _summary(z_to_cm(tracks.old[:, 0]))
         info["fraction_abs_z_below_5cm"] = float(np.mean(np.abs(z) < 5))
         info["fraction_abs_z_above_50cm"] = float(np.mean(np.abs(z) > 50))
+    info["trigger_track_columns"] = list(tracks.trigger_track_columns)
+    for name in tracks.trigger_track_columns:
+        values = tracks.trigger_track_column(name)
+        known = values[np.isfinite(values)]
+        if len(known):
+            info[name] = {**_summary(known), "unknown_rows": int(len(values) - len(known))}
     return info
 
 
@@ -40,6 +50,12 @@ def _print_table(info: dict) -> None:
         if key in info:
             s = info[key]
             print(f"{key:>15}: mean {s['mean']:8.2f} std {s['std']:7.2f}  [{s['min']:.1f}, {s['max']:.1f}] {unit}")
+    for name in info.get("trigger_track_columns", []):
+        if name in info:
+            s = info[name]
+            unknown = f"  ({s['unknown_rows']} rows unknown)" if s["unknown_rows"] else ""
+            print(f"{name:>15}: mean {s['mean']:8.3f} std {s['std']:7.3f}  [{s['min']:.3f}, {s['max']:.3f}] "
+                  f"{TRIGGER_TRACK_UNITS[name]}{unknown}")
     if "fraction_abs_z_below_5cm" in info:
         print(f"|z_reco| < 5 cm: {info['fraction_abs_z_below_5cm']:.1%}   |z_reco| > 50 cm: "
               f"{info['fraction_abs_z_above_50cm']:.1%}")

@@ -1,4 +1,12 @@
-"""Binary cache of parsed neuroresults files, keyed by content hash and reader format version.
+"""Fingerprints of data files and the binary cache of parsed ones, keyed by content hash and format version.
+
+A file's fingerprint is the sha256 of its decompressed content (`content_sha256`): a re-gzipped
+identical file is the same data. The byte hash (`sha256`) is computed in the same pass and kept
+for summaries written before content hashes existed. Hashing a 1M-row `.gz` takes about 1.6 s
+(inflate + sha256), so the result is memoised per file on (size, mtime_ns, ctime_ns, inode). An
+edit cannot keep ctime (the kernel sets it on every change), and, as in git's "racy clean" rule,
+a memo is trusted only if the file's last change was well before it was hashed, so coarse
+timestamps cannot hide an edit made in the same tick.
 
 The cache lives in `$NEURO_TRIGGER_CACHE` (default `~/.cache/neuro_trigger`). Entries are
 uncompressed `.npz` archives written atomically; the zip CRCs and a shape check detect a
@@ -7,15 +15,21 @@ truncated or corrupt entry, which is then rebuilt rather than trusted.
 import hashlib
 import json
 import os
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.constants import TRIGGER_TRACK_COLUMNS
+from neuro_trigger.data.tracks import ARRAYS, Tracks
+from neuro_trigger.errors import UserError
 
-FORMAT_VERSION = 1  # bump when the reader's output changes
+FORMAT_VERSION = 2  # bump when the reader's output changes (2: optional trigger-track columns)
+RACY_NS = 2_000_000_000  # a change this close before hashing might share the memo's timestamps
+CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
@@ -23,26 +37,73 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def content_hash(path: str | os.PathLike) -> str:
-    """sha256 of the file's bytes, memoised per (path, size, mtime, inode) so unchanged files are not re-read."""
+def _hash_file(path: Path) -> dict[str, str]:
+    """sha256 of the decompressed content and of the bytes, in one read (`.gz` by suffix, as the reader)."""
+    content, raw = hashlib.sha256(), hashlib.sha256()
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if path.suffix == ".gz" else None
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                raw.update(chunk)
+                if inflate is None:
+                    continue
+                content.update(inflate.decompress(chunk))
+                while inflate.eof and inflate.unused_data:  # concatenated gzip members, as gzip.open reads them
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    content.update(inflate.decompress(rest))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read the data file ({e.strerror or e})") from None
+    except zlib.error as e:
+        raise UserError(f"{path}: not a valid gzip file ({e})") from None
+    if inflate is None:
+        content = raw
+    elif not inflate.eof:
+        raise UserError(f"{path}: truncated gzip file (compressed stream ends early)")
+    return {"content_sha256": content.hexdigest(), "sha256": raw.hexdigest()}
+
+
+def fingerprint(path: str | os.PathLike) -> dict[str, str]:
+    """`{"content_sha256", "sha256"}` of a data file, memoised while the file is provably unchanged."""
     path = Path(path).resolve()
-    stat = path.stat()
-    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+    try:
+        stat = path.stat()
+    except OSError as e:
+        raise UserError(f"{path}: cannot access the data file ({e.strerror or e})") from None
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
     memo = cache_dir() / "hashes" / (hashlib.sha1(str(path).encode()).hexdigest() + ".json")
     try:
         saved = json.loads(memo.read_text())
-        if saved.get("stamp") == stamp and len(saved.get("sha256", "")) == 64:
-            return saved["sha256"]
-    except (OSError, ValueError):
+        if (saved.get("stamp") == stamp and saved.get("format") == "content+bytes"
+                and max(stat.st_mtime_ns, stat.st_ctime_ns) < saved["hashed_at_ns"] - RACY_NS):
+            return {"content_sha256": saved["content_sha256"], "sha256": saved["sha256"]}
+    except (OSError, ValueError, KeyError, TypeError):
         pass
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    hashed_at = time.time_ns()
+    digests = _hash_file(path)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        write_json(memo, {"path": str(path), "stamp": stamp, "sha256": digest})
+        write_json(memo, {"path": str(path), "stamp": stamp, "format": "content+bytes",
+                          "hashed_at_ns": hashed_at, **digests})
     except OSError:
         pass  # a read-only cache only costs speed
-    return digest
+    return digests
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """sha256 of the file's decompressed content: the data's identity, whatever its compression."""
+    return fingerprint(path)["content_sha256"]
+
+
+def same_data(recorded: dict, current: dict) -> bool:
+    """Whether a recorded data entry (summary.json) and a current fingerprint name the same content.
+
+    Entries written before content hashes (only `sha256`, of the bytes) are compared by bytes: exact,
+    but a re-compressed file then counts as changed.
+    """
+    if "content_sha256" in recorded:
+        return recorded["content_sha256"] == current["content_sha256"]
+    return recorded.get("sha256") == current["sha256"]
 
 
 def _entry(digest: str) -> Path:
@@ -56,10 +117,12 @@ def load(digest: str) -> Tracks | None:
         return None
     try:
         with np.load(entry, allow_pickle=False) as archive:
-            tracks = Tracks(**{name: archive[name] for name in archive.files})
+            columns = tuple(str(c) for c in archive["trigger_track_columns"])
+            tracks = Tracks(**{name: archive[name] for name in ARRAYS}, trigger_track_columns=columns)
         n = len(tracks.row)
         shapes_ok = (tracks.ids.shape == (n, 9) and tracks.inputs.shape == (n, 27)
-                     and tracks.reco.shape == tracks.old.shape == tracks.old_raw.shape == (n, 2))
+                     and tracks.reco.shape == tracks.old.shape == tracks.old_raw.shape == (n, 2)
+                     and tracks.trigger_track.shape == (n, len(TRIGGER_TRACK_COLUMNS)))
         if shapes_ok:
             return tracks
     except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile):
@@ -74,6 +137,6 @@ def store(digest: str, tracks: Tracks) -> None:
         cache_dir().mkdir(parents=True, exist_ok=True)
         with atomic_path(_entry(digest)) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, **tracks.arrays())
+                np.savez(f, **tracks.arrays(), trigger_track_columns=np.array(tracks.trigger_track_columns, dtype=str))
     except OSError:
         pass

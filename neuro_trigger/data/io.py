@@ -1,30 +1,41 @@
-"""Reader and writer of basf2 "neuroresults" files (SPEC section 3).
+"""Reader and writer of basf2 "neuroresults" files (SPEC sections 3 and 3a).
 
 Tab-separated text, optionally gzip-compressed: a header line, an empty line, then one row
-of 42 columns per (NN track, reco track). Parsing uses pyarrow's multithreaded CSV reader;
-the result is cached in binary form (see `cache`).
+per (NN track, reco track). Columns are found by the header's names: the 42 of SPEC 3 are
+required, `2DPhi 3DTheta 2DinvPt 2DPt` of newer basf2 files are optional and kept. Parsing
+uses pyarrow's multithreaded CSV reader; the result is cached in binary form (see `cache`).
 """
 import gzip
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from neuro_trigger.constants import COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS
+from neuro_trigger.constants import (COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS, TRIGGER_TRACK_COLUMNS)
 from neuro_trigger.data import cache
+from neuro_trigger.data.domain import check_domain
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
 HEADER_LINES = 2  # the header and the empty line after it
+KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS)
+EXTRA_INPUT = re.compile(r"SL\d+-extra_input\d+")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A value from the file as it is shown in a message: quoted, and cut when long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def _open_text(path: Path):
     return gzip.open(path, "rt") if path.suffix == ".gz" else open(path, "rt")
 
 
-def _check_header(path: Path) -> None:
+def _read_header(path: Path) -> list[str]:
+    """The header's column names, refused unless they are the 42 required ones plus optional ones."""
     try:
         with _open_text(path) as f:
             header = f.readline()
@@ -34,57 +45,86 @@ def _check_header(path: Path) -> None:
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
     names = header.rstrip("\r\n").split("\t")
-    if names != COLUMNS:
-        if len(names) != len(COLUMNS):
-            raise UserError(f"{path}:1: header has {len(names)} columns, expected the {len(COLUMNS)} "
-                            f"neuroresults columns ({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]})")
-        bad = next(i for i, (a, b) in enumerate(zip(names, COLUMNS)) if a != b)
-        raise UserError(f"{path}:1: header column {bad + 1} is {names[bad]!r}, expected {COLUMNS[bad]!r}")
+    for name in names:
+        if EXTRA_INPUT.fullmatch(name):
+            raise UserError(f"{path}:1: column {_short(name)} belongs to an extended-input network "
+                            f"(more than 3 inputs per superlayer): not supported yet")
+        if name not in KNOWN_COLUMNS:
+            raise UserError(f"{path}:1: unknown column {_short(name)}, expected the 42 neuroresults columns "
+                            f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally "
+                            f"{' '.join(TRIGGER_TRACK_COLUMNS)}")
+    duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if duplicate:
+        raise UserError(f"{path}:1: column {_short(duplicate)} appears twice in the header")
+    missing = [n for n in COLUMNS if n not in names]
+    if missing:
+        raise UserError(f"{path}:1: required column {missing[0]!r} is missing from the header"
+                        + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
     if blank.strip():
         raise UserError(f"{path}:2: expected an empty line after the header")
+    return names
 
 
-def _locate_bad_line(path: Path) -> str:
+def _locate_bad_line(path: Path, names: list[str]) -> str:
     """Slow scan, only run after a parse failure, to name the first malformed line."""
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if lineno <= HEADER_LINES or not line.strip():
                 continue
             fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != len(COLUMNS):
-                return f"{path}:{lineno}: {len(fields)} columns, expected {len(COLUMNS)}"
-            for name, value in zip(COLUMNS, fields):
+            if len(fields) != len(names):
+                return f"{path}:{lineno}: {len(fields)} columns, expected {len(names)}"
+            for name, value in zip(names, fields):
                 try:
                     int(value) if name in INT_COLUMNS else float(value)
                 except ValueError:
                     kind = "an integer" if name in INT_COLUMNS else "a number"
-                    return f"{path}:{lineno}: column {name} is {value!r}, expected {kind}"
+                    return f"{path}:{lineno}: column {name} is {_short(value)}, expected {kind}"
     return f"{path}: malformed neuroresults file"
+
+
+def check_data_file(path: Path) -> None:
+    """Refuse a path that is missing, a directory, not a regular file, or not accessible, in one line."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{path}: data file not found") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot access the data file ({e.strerror or e})") from None
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, expected a data file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file (mode {oct(mode)}), expected a data file")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{path}: permission denied, cannot read the data file")
 
 
 def parse(path: str | os.PathLike) -> Tracks:
     """Parse one file without the cache. Raises `UserError` naming the file and line on bad input."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: data file not found")
-    _check_header(path)
+    check_data_file(path)
+    names = _read_header(path)
+    optional = [n for n in TRIGGER_TRACK_COLUMNS if n in names]
     types = {name: pa.int64() if name in INT_COLUMNS else
-             (pa.float32() if name in INPUT_COLUMNS else pa.float64()) for name in COLUMNS}
+             (pa.float32() if name in INPUT_COLUMNS else pa.float64()) for name in names}
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=COLUMNS, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as e:
-        raise UserError(_locate_bad_line(path) if isinstance(e, pa.ArrowInvalid) else f"{path}: {e}") from None
+        raise UserError(_locate_bad_line(path, names) if isinstance(e, pa.ArrowInvalid) else f"{path}: {e}") from None
     if table.num_rows == 0:
         raise UserError(f"{path}: no data rows after the header")
 
-    def block(names: list[str], dtype) -> np.ndarray:
-        return np.ascontiguousarray(np.column_stack([table.column(n).to_numpy() for n in names]), dtype=dtype)
+    def block(columns: list[str], dtype) -> np.ndarray:
+        return np.ascontiguousarray(np.column_stack([table.column(n).to_numpy() for n in columns]), dtype=dtype)
 
+    trigger_track = np.full((table.num_rows, len(TRIGGER_TRACK_COLUMNS)), np.nan)
+    for name in optional:
+        trigger_track[:, TRIGGER_TRACK_COLUMNS.index(name)] = table.column(name).to_numpy()
     tracks = Tracks(
         ids=block(ID_COLUMNS, np.int64),
         inputs=block(INPUT_COLUMNS, np.float32),
@@ -92,25 +132,17 @@ def parse(path: str | os.PathLike) -> Tracks:
         old=block(["ScaleZ", "ScaleTheta"], np.float64),
         old_raw=block(["RawZ", "RawTheta"], np.int64),
         row=np.arange(table.num_rows, dtype=np.int64),
+        trigger_track=trigger_track,
+        trigger_track_columns=tuple(optional),
     )
-    _check_finite(path, tracks)
+    check_domain(path, tracks, first_line=HEADER_LINES + 1)
     return tracks
-
-
-def _check_finite(path: Path, tracks: Tracks) -> None:
-    for name, values in (("inputs", tracks.inputs), ("RecoZ/RecoTheta", tracks.reco),
-                         ("ScaleZ/ScaleTheta", tracks.old)):
-        bad = ~np.isfinite(values).all(axis=1)
-        if bad.any():
-            first = int(np.argmax(bad))
-            raise UserError(f"{path}:{first + HEADER_LINES + 1}: NaN or inf in {name}, expected finite numbers")
 
 
 def read_file(path: str | os.PathLike, use_cache: bool = True) -> Tracks:
     """One file's rows, from the binary cache when the file's content is unchanged."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: data file not found")
+    check_data_file(path)
     if not use_cache:
         return parse(path)
     digest = cache.content_hash(path)
@@ -122,7 +154,7 @@ def read_file(path: str | os.PathLike, use_cache: bool = True) -> Tracks:
 
 
 def read_files(paths: list[str | os.PathLike], use_cache: bool = True) -> Tracks:
-    """All rows of several files of one split, concatenated in the given order."""
+    """All rows of several files of one split, concatenated in the given order (layouts may mix)."""
     if not paths:
         raise UserError("no data files given")
     parts = [read_file(p, use_cache) for p in paths]
@@ -130,19 +162,21 @@ def read_files(paths: list[str | os.PathLike], use_cache: bool = True) -> Tracks
 
 
 def to_table(tracks: Tracks, extra: dict[str, np.ndarray] | None = None) -> pa.Table:
-    """The rows as an Arrow table in file column order, with optional extra columns appended."""
+    """The rows as an Arrow table in file column order (the 42 required columns, then the optional
+    columns the data carries), with optional extra columns appended."""
     columns = {name: tracks.ids[:, i] for i, name in enumerate(ID_COLUMNS)}
     columns.update({name: tracks.inputs[:, i] for i, name in enumerate(INPUT_COLUMNS)})
     columns.update({"RecoZ": tracks.reco[:, 0], "RecoTheta": tracks.reco[:, 1],
                     "ScaleZ": tracks.old[:, 0], "RawZ": tracks.old_raw[:, 0],
                     "ScaleTheta": tracks.old[:, 1], "RawTheta": tracks.old_raw[:, 1]})
+    columns.update({name: tracks.trigger_track_column(name) for name in tracks.trigger_track_columns})
     columns.update(extra or {})
     return pa.table(columns)
 
 
 def write_file(path: str | os.PathLike, tracks: Tracks, extra: dict[str, np.ndarray] | None = None,
                gzip_level: int = 1) -> None:
-    """Write rows in the neuroresults format (`.gz` compresses); `extra` columns are appended."""
+    """Write rows in the neuroresults layout they were read in (`.gz` compresses); `extra` columns are appended."""
     path = Path(path)
     table = to_table(tracks, extra)
     header = ("\t".join(table.column_names) + "\n\n").encode()

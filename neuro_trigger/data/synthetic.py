@@ -6,15 +6,17 @@ acceptance and superlayer inefficiency (worse for low-pt, strongly curling track
 experts from the stereo hit pattern, several tracks per event, duplicate NN tracks for one
 reco track, and an "old network" column: a classical straight-line fit of z against radius
 that assumes the nominal geometry and ignores curvature, clipped and quantised like the
-hardware output.
+hardware output. Rows carry the four trigger-track columns of current basf2 files (46-column
+layout, SPEC 3a) in basf2's units: the 2D track's phi0 and the 3D track's theta in radians, its
+charge / pT in 1/GeV and pT in GeV, each with a trigger-like resolution.
 """
 import numpy as np
 
 from neuro_trigger.constants import (EXPERT_MISSING_STEREO, N_SUPERLAYERS, RAW_MAX, RAW_MIN, RAW_SCALE,
-                                     STEREO_SUPERLAYERS, theta_to_scaled, z_to_scaled)
+                                     STEREO_SUPERLAYERS, TRIGGER_TRACK_COLUMNS, theta_to_scaled, z_to_scaled)
 from neuro_trigger.data.tracks import Tracks
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: the 46-column layout
 
 RADIUS_CM = np.array([19.8, 29.3, 40.2, 51.3, 62.0, 73.1, 83.8, 95.0, 105.7])
 STEREO_ANGLE_RAD = np.array([0.0, 0.068, 0.0, -0.065, 0.0, 0.070, 0.0, -0.075, 0.0])  # nominal (design)
@@ -39,6 +41,8 @@ LR_UNKNOWN_FRACTION = 0.35
 MAX_DRIFT_BINS = 256
 RECO_SIGMA_Z_CM, RECO_SIGMA_THETA_DEG = 0.2, 0.2
 DUPLICATE_FRACTION = 0.15  # reco tracks matched by 2-4 NN tracks
+# resolution of the trigger's own track parameters (2D finder phi and 1/pT, 3D theta)
+TRIGGER_PHI_SIGMA_RAD, TRIGGER_THETA_SIGMA_RAD, TRIGGER_INV_PT_RELATIVE_SIGMA = 0.01, 0.05, 0.10
 STEREO = np.array(STEREO_SUPERLAYERS)
 
 
@@ -50,7 +54,8 @@ def _draw_tracks(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     cos_theta = rng.uniform(np.cos(np.radians(150.0)), np.cos(np.radians(17.0)), n)
     pt = 0.3 * (5.0 / 0.3) ** rng.random(n)  # GeV, falling spectrum
     charge = rng.choice(np.array([-1.0, 1.0]), n)
-    return {"z0": np.clip(z0, -100.0, 100.0), "theta": np.arccos(cos_theta), "pt": pt, "charge": charge}
+    phi = rng.uniform(-np.pi, np.pi, n)
+    return {"z0": np.clip(z0, -100.0, 100.0), "theta": np.arccos(cos_theta), "pt": pt, "charge": charge, "phi": phi}
 
 
 def _hit_pattern(rng: np.random.Generator, t: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,6 +141,17 @@ def old_network_estimate(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (raw - 0.5) / RAW_SCALE, raw
 
 
+def _trigger_track(rng: np.random.Generator, t: dict[str, np.ndarray], track_of_row: np.ndarray) -> np.ndarray:
+    """(rows, 4): 2DPhi [rad, (-pi, pi]], 3DTheta [rad], 2DinvPt [charge/GeV], 2DPt [GeV], smeared per NN track."""
+    n = len(track_of_row)
+    phi = t["phi"][track_of_row] + rng.normal(0.0, TRIGGER_PHI_SIGMA_RAD, n)
+    phi = np.pi - np.mod(np.pi - phi, 2 * np.pi)  # wrapped into (-pi, pi]
+    theta = np.clip(t["theta"][track_of_row] + rng.normal(0.0, TRIGGER_THETA_SIGMA_RAD, n), 0.01, np.pi - 0.01)
+    inv_pt = t["charge"][track_of_row] / t["pt"][track_of_row] * (1 + rng.normal(0.0, TRIGGER_INV_PT_RELATIVE_SIGMA, n))
+    inv_pt = np.where(inv_pt == 0, 1e-6, inv_pt)
+    return np.stack([phi, theta, inv_pt, 1 / np.abs(inv_pt)], axis=1)
+
+
 def _number_tracks(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Track index within its event and the event's number of rows, for rows sorted by event."""
     starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
@@ -178,4 +194,5 @@ def generate(rows: int, seed: int = 0, run: int = 1) -> Tracks:
     ids[:, 6] = expert[track_of_row]
     ids[:, 7], ids[:, 8] = 27, 2
     return Tracks(ids=ids, inputs=inputs, reco=reco[track_of_row], old=old, old_raw=old_raw,
-                  row=np.arange(rows, dtype=np.int64))
+                  row=np.arange(rows, dtype=np.int64), trigger_track=_trigger_track(rng, t, track_of_row),
+                  trigger_track_columns=tuple(TRIGGER_TRACK_COLUMNS))

@@ -3,11 +3,13 @@
 Every array has one row per (NN track, reco track) pair, in file order; batches and
 subsets are made by indexing these arrays, never by building per-row Python objects.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuro_trigger.constants import ID_COLUMNS
+from neuro_trigger.constants import ID_COLUMNS, TRIGGER_TRACK_COLUMNS
+
+ARRAYS = ("ids", "inputs", "reco", "old", "old_raw", "row", "trigger_track")
 
 
 @dataclass
@@ -18,6 +20,16 @@ class Tracks:
     old: np.ndarray  # (N, 2) float64: ScaleZ, ScaleTheta (the hardware network's output, scaled)
     old_raw: np.ndarray  # (N, 2) int64: RawZ, RawTheta (the same as hardware integers)
     row: np.ndarray  # (N,) int64: position of the row in the loaded split (all files concatenated)
+    # (N, 4) float64: 2DPhi [rad], 3DTheta [rad], 2DinvPt [1/GeV], 2DPt [GeV] of newer files (SPEC 3a);
+    # NaN where the row's file lacks the column. None at construction means "no such columns".
+    trigger_track: np.ndarray | None = None
+    # which of TRIGGER_TRACK_COLUMNS the data carries (in that order): () for 42-column files
+    trigger_track_columns: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.trigger_track is None:
+            self.trigger_track = np.full((len(self.row), len(TRIGGER_TRACK_COLUMNS)), np.nan)
+        self.trigger_track_columns = tuple(c for c in TRIGGER_TRACK_COLUMNS if c in self.trigger_track_columns)
 
     def __len__(self) -> int:
         return len(self.row)
@@ -47,16 +59,29 @@ class Tracks:
     def theta_reco(self) -> np.ndarray:
         return self.reco[:, 1]
 
+    def trigger_track_column(self, name: str) -> np.ndarray | None:
+        """One optional column (`2DPhi`, `3DTheta`, `2DinvPt`, `2DPt`), or None when the data lacks it."""
+        if name not in self.trigger_track_columns:
+            return None
+        return self.trigger_track[:, TRIGGER_TRACK_COLUMNS.index(name)]
+
     def subset(self, selection: np.ndarray) -> "Tracks":
         """The rows picked by a boolean mask or an index array, as a new contiguous `Tracks`."""
-        return Tracks(**{f.name: np.ascontiguousarray(getattr(self, f.name)[selection]) for f in fields(self)})
+        arrays = {name: np.ascontiguousarray(getattr(self, name)[selection]) for name in ARRAYS}
+        return Tracks(**arrays, trigger_track_columns=self.trigger_track_columns)
 
     @staticmethod
     def concatenate(parts: list["Tracks"]) -> "Tracks":
-        """Join several files' rows in order; `row` is renumbered to run over the joined split."""
-        joined = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Tracks)}
+        """Join several files' rows in order; `row` is renumbered to run over the joined split.
+
+        Mixing layouts: the joined data carries every optional column that any part carries; rows of
+        a part without it hold NaN there.
+        """
+        joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS}
         joined["row"] = np.arange(sum(len(p) for p in parts), dtype=np.int64)
-        return Tracks(**joined)
+        columns = tuple(c for p in parts for c in p.trigger_track_columns)
+        return Tracks(**joined, trigger_track_columns=columns)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The row arrays by field name (without the `trigger_track_columns` list)."""
+        return {name: getattr(self, name) for name in ARRAYS}

@@ -30,8 +30,9 @@ class Run:
 
     @property
     def data_key(self) -> str:
-        return json.dumps({s: [f.get("sha256") for f in files] for s, files in self.summary.get("data", {}).items()},
-                          sort_keys=True)
+        # the content hash (a re-gzipped file is the same data); summaries from before it have only the byte hash
+        return json.dumps({s: [f.get("content_sha256") or f.get("sha256") for f in files]
+                           for s, files in self.summary.get("data", {}).items()}, sort_keys=True)
 
     def hyperparameters(self) -> dict[str, str]:
         """Config flattened to dotted keys, values as JSON text."""

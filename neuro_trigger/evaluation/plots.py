@@ -227,7 +227,9 @@ def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, bin
         figures["z_resolution_vs_theta"] = resolution_vs(
             binned_resolution(np.asarray(theta_reco, float), diff, diff_old, THETA_EDGES_DEG), "reco theta [deg]",
             title)
-    if pt_gev is not None:
+    known = None if pt_gev is None else np.isfinite(pt_gev)  # rows of older 42-column files have no pT
+    if known is not None and known.any():
         figures["z_resolution_vs_pt"] = resolution_vs(
-            binned_resolution(np.asarray(pt_gev, float), diff, diff_old, PT_EDGES_GEV), "pT [GeV]", title, log_x=True)
+            binned_resolution(np.asarray(pt_gev, float)[known], diff[known], diff_old[known], PT_EDGES_GEV),
+            "pT [GeV]", title, log_x=True)
     return figures

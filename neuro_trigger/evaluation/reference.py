@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_trigger.data.cache import same_data
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
@@ -22,9 +23,8 @@ def compare_to_reference(log_root: Path, compare_to: str, data: dict[str, Tracks
         summary = json.loads(summary_path.read_text())
     except ValueError as e:
         raise UserError(f"compare_to {compare_to!r}: {summary_path} is not valid JSON ({e})") from None
-    theirs = {s: [f["sha256"] for f in summary.get("data", {}).get(s, [])] for s in SPLITS}
-    ours = {s: [f["sha256"] for f in hashes[s]] for s in SPLITS}
-    if theirs != ours:
+    theirs = {s: summary.get("data", {}).get(s, []) for s in SPLITS}
+    if any(len(theirs[s]) != len(hashes[s]) or not all(map(same_data, theirs[s], hashes[s])) for s in SPLITS):
         raise UserError(f"compare_to {compare_to!r}: that run used different data files (content hashes differ)")
     references = {}
     for split in SPLITS:

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from neuro_trigger.data.cache import content_hash
+from neuro_trigger.data.cache import fingerprint, same_data
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.errors import UserError, describe
 
@@ -38,9 +38,9 @@ def check_data_unchanged(run_dir: Path, summary: dict) -> dict[str, list[Path]]:
             path = Path(entry["path"])
             if not path.is_file():
                 raise UserError(f"--resume {run_dir}: data file {path} is gone")
-            if content_hash(path) != entry["sha256"]:
+            if not same_data(entry, fingerprint(path)):
                 raise UserError(f"--resume {run_dir}: data file {path} changed since the run started "
-                                f"(sha256 differs); start a new run instead")
+                                f"(content hash differs); start a new run instead")
             files[split].append(path)
     return files
 

@@ -69,7 +69,7 @@ def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, me
     title = f"expert {data.expert}, test"
     theta = plots.theta_degrees(test.reco, predictions["test"], data.reference["test"])
     figures = plots.split_figures(z_reco, z_pred, z_old, metrics["test"]["z_resolution_vs_z"], title,
-                                  data.config["z_cut_cm"], theta)
+                                  data.config["z_cut_cm"], theta, test.trigger_track_column("2DPt"))
     if data.config["dist"]:
         sampler = make_sampler(data)
         edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))

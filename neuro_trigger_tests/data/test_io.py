@@ -4,7 +4,7 @@ import gzip
 import numpy as np
 import pytest
 
-from neuro_trigger.constants import COLUMNS
+from neuro_trigger.constants import COLUMNS, TRIGGER_TRACK_COLUMNS
 from neuro_trigger.data import cache, io, synthetic
 from neuro_trigger.errors import UserError
 
@@ -36,13 +36,13 @@ def test_round_trip_gives_exact_values(tmp_path, suffix):
     assert back.inputs.dtype == np.float32 and back.ids.dtype == np.int64
 
 
-def test_written_file_has_header_empty_line_and_42_columns(tmp_path):
+def test_synthetic_file_has_header_empty_line_and_46_columns(tmp_path):
     path = tmp_path / "f.txt"
     io.write_file(path, synthetic.generate(10, seed=1))
     lines = path.read_text().split("\n")
-    assert lines[0].split("\t") == COLUMNS and len(COLUMNS) == 42
+    assert lines[0].split("\t") == COLUMNS + TRIGGER_TRACK_COLUMNS and len(COLUMNS) == 42
     assert lines[1] == ""
-    assert all(len(line.split("\t")) == 42 for line in lines[2:] if line)
+    assert all(len(line.split("\t")) == 46 for line in lines[2:] if line)
 
 
 def test_reads_the_spec_example_row(tmp_path):
@@ -70,8 +70,8 @@ def test_several_files_are_concatenated_in_order(tmp_path):
     ([SPEC_ROW, SPEC_ROW[:-1]], r"bad\.gz:4: 41 columns, expected 42"),
     ([SPEC_ROW[:12] + ["abc"] + SPEC_ROW[13:]], r"bad\.gz:3: column SL1-relID is 'abc', expected a number"),
     ([SPEC_ROW[:3] + ["1.5"] + SPEC_ROW[4:]], r"bad\.gz:3: column Event is '1.5', expected an integer"),
-    ([SPEC_ROW, SPEC_ROW[:9] + ["nan"] + SPEC_ROW[10:]], r"bad\.gz:4: NaN or inf in inputs"),
-    ([SPEC_ROW[:36] + ["inf"] + SPEC_ROW[37:]], r"bad\.gz:3: NaN or inf in RecoZ/RecoTheta"),
+    ([SPEC_ROW, SPEC_ROW[:9] + ["nan"] + SPEC_ROW[10:]], r"bad\.gz:4: column SL0-relID is nan, expected a finite"),
+    ([SPEC_ROW[:36] + ["inf"] + SPEC_ROW[37:]], r"bad\.gz:3: column RecoZ is inf, expected a finite number"),
     ([], r"bad\.gz: no data rows"),
 ])
 def test_bad_rows_name_file_and_line(tmp_path, rows, expected):
@@ -88,7 +88,18 @@ def test_empty_file_missing_file_and_wrong_header(tmp_path):
     with pytest.raises(UserError, match="nope.gz: data file not found"):
         io.read_file(tmp_path / "nope.gz")
     header = COLUMNS[:-1] + ["RawPhi"]
-    with pytest.raises(UserError, match="header column 42 is 'RawPhi', expected 'RawTheta'"):
+    with pytest.raises(UserError, match=r"h\.txt:1: unknown column 'RawPhi'"):
         io.read_file(write_raw(tmp_path / "h.txt", [SPEC_ROW], header=header))
-    with pytest.raises(UserError, match="header has 41 columns"):
-        io.read_file(write_raw(tmp_path / "h2.txt", [SPEC_ROW], header=COLUMNS[:-1]))
+    with pytest.raises(UserError, match=r"h2\.txt:1: required column 'RawTheta' is missing"):
+        io.read_file(write_raw(tmp_path / "h2.txt", [SPEC_ROW[:-1]], header=COLUMNS[:-1]))
+
+
+def test_a_huge_bad_value_is_not_echoed_back_whole(tmp_path):
+    """Bug: a 130 KB bad value came back whole in the error line."""
+    huge = "x" * 130_000
+    with pytest.raises(UserError) as refused:
+        io.read_file(write_raw(tmp_path / "bad.gz", [SPEC_ROW[:12] + [huge] + SPEC_ROW[13:]]))
+    assert "column SL1-relID is 'xxxx" in str(refused.value) and len(str(refused.value)) < 300
+    with pytest.raises(UserError) as refused:
+        io.read_file(write_raw(tmp_path / "head.gz", [SPEC_ROW], header=COLUMNS + [huge]))
+    assert "unknown column" in str(refused.value) and len(str(refused.value)) < 400
