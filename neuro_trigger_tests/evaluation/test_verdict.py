@@ -172,3 +172,4 @@ def test_console_table_is_the_overall_verdict_and_fits_80_columns():
                      "worse", "better", "indistinguishable"):
         assert expected in text, expected
     assert max(len(line) for line in text.splitlines()) <= 80
+
