@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python neuro_trigger/sweep.py", description="Sweep configs and seeds: many runs, one Optuna study.",
         epilog=EPILOG.format(sweeps=listing), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", nargs="?", help="a config of configs.py, or a named sweep of sweeps.py")
-    parser.add_argument("-m", "--modify", nargs="+", default=[], metavar="KEY=VALUES",
+    parser.add_argument("-m", "--modify", nargs="+", action="extend", default=[], metavar="KEY=VALUES",
                         help="KEY=V1,V2,... spans a grid; KEY=log(a,b) | float(a,b) | int(a,b) | choice(a,b,...) "
                              "is a range for random/TPE search; KEY=VALUE a plain override (values are literals)")
     parser.add_argument("--seeds", type=int, default=None, help="repeat every point with seeds seed, seed+1, ...")

@@ -33,6 +33,8 @@ def _unused_port() -> int:
     (["-m", "learning_rate=0.01,0.02", "--slurm", "partion=short"], "did you mean 'partition'"),
     (["-m", "learning_rate=0.01,0.02", "--storage", "postgresql://u:pw@127.0.0.1:{port}/db"], "cannot connect"),
     (["-m", "learning_rate=0.01,0.02", "--storage", "notaurl"], "not a database URL"),
+    # bug: a second -m silently replaced the first (argparse nargs="+" without extend), so this typo was lost
+    (["-m", "learnin_rate=0.01", "-m", "batch_size=128,512"], "did you mean 'learning_rate'"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_trial(tmp_path, small_data_args, args, message, capsys):
     args = [a.replace("{port}", str(_unused_port())) for a in args]
