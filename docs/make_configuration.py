@@ -16,7 +16,7 @@ TARGET = ROOT / "docs" / "configuration.md"
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    names = {int: "int", float: "float", str: "string", dict: "dict", list: "list", type(None): "null"}
+    names = {bool: "bool", int: "int", float: "float", str: "string", dict: "dict", list: "list", type(None): "null"}
     return " or ".join(dict.fromkeys(names[t] for t in types))
 
 

@@ -101,6 +101,8 @@ SCHEMA: dict[str, Key] = {
     "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10", Range(1)),
     "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20",
                     Range(0, 100, low_open=True)),
+    "save_train_predictions": Key((bool,), "Also write predictions_train.csv.gz (the train split is the largest; "
+                                           "its predictions_train.pt is always written).", "true"),
     "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
     "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
     **{key: Key((dict,), "Overrides for one expert only: expert_x for expert x (any key above but extends).",

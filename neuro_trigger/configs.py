@@ -29,6 +29,7 @@ configs = {
         "early_stopping_patience": 20,
         "plot_every": 50,
         "z_cut_cm": 15.0,
+        "save_train_predictions": False,
         "precision": [12, 8, 8, 12, 10, 10],
         "quantization_aware": None,
     },

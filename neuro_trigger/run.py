@@ -247,7 +247,8 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
         tracks, pred, reference, expert = combined
         fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of)
         export.write_predictions(run_dir, split, tracks, pred, expert,
-                                 None if fixed is None else fixed[0].astype(np.int64))
+                                 None if fixed is None else fixed[0].astype(np.int64),
+                                 with_csv=split != "train" or config["save_train_predictions"])
         summary["metrics"][split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"])
         if fixed is not None:
             summary["metrics"][split].update(fixed_point_metrics(fixed[1], pred, tracks.reco, reference,

@@ -137,7 +137,7 @@ def test_run_folder_files_are_readable_by_the_group_under_umask_002(tmp_path, sm
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, preexec_fn=lambda: os.umask(0o002))
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "baseline_v2" / "version_0"
-    for name in ("summary.json", "weights.json", "report.html", "predictions_test.csv", "expert_1/result.json"):
+    for name in ("summary.json", "weights.json", "report.html", "predictions_test.csv.gz", "expert_1/result.json"):
         assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o664, name
 
 

@@ -175,13 +175,17 @@ def to_table(tracks: Tracks, extra: dict[str, np.ndarray] | None = None) -> pa.T
 
 
 def write_file(path: str | os.PathLike, tracks: Tracks, extra: dict[str, np.ndarray] | None = None,
-               gzip_level: int = 1) -> None:
-    """Write rows in the neuroresults layout they were read in (`.gz` compresses); `extra` columns are appended."""
+               gzip_level: int = 1, compress: bool | None = None) -> None:
+    """Write rows in the neuroresults layout they were read in; `extra` columns are appended.
+
+    Compressed with gzip when `compress`, or by default when the name ends in `.gz`.
+    """
     path = Path(path)
+    compress = path.suffix == ".gz" if compress is None else compress
     table = to_table(tracks, extra)
     header = ("\t".join(table.column_names) + "\n\n").encode()
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    opener = gzip.open(path, "wb", compresslevel=gzip_level) if path.suffix == ".gz" else open(path, "wb")
+    opener = gzip.open(path, "wb", compresslevel=gzip_level) if compress else open(path, "wb")
     with opener as sink:
         sink.write(header)
         pacsv.write_csv(table, sink, options)

@@ -118,11 +118,20 @@ def prediction_columns(pred: np.ndarray, fixed_nodes: np.ndarray | None = None) 
     return columns
 
 
+def predictions_file(run_dir: Path, split: str) -> Path:
+    """The split's predictions in the input format: `.csv.gz`, or the plain `.csv` of runs before it was compressed."""
+    compressed = Path(run_dir) / f"predictions_{split}.csv.gz"
+    plain = compressed.with_suffix("")
+    return plain if plain.is_file() and not compressed.is_file() else compressed
+
+
 def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray,
-                      fixed_nodes: np.ndarray | None = None) -> None:
-    """`predictions_<split>.csv` (input format + prediction columns) and `predictions_<split>.pt`."""
-    with atomic_path(run_dir / f"predictions_{split}.csv") as tmp:
-        io.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes))
+                      fixed_nodes: np.ndarray | None = None, with_csv: bool = True) -> None:
+    """`predictions_<split>.pt` (rows, experts, predictions: what `compare_to` reads) and, `with_csv`,
+    `predictions_<split>.csv.gz` (input format + prediction columns, gzip level 1: about 4x smaller)."""
+    if with_csv:
+        with atomic_path(run_dir / f"predictions_{split}.csv.gz") as tmp:
+            io.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes), compress=True)
     with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
         torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(expert),
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)
@@ -141,8 +150,8 @@ def write_plots(folder: Path, figures: dict) -> list[Path]:
 
 
 def read_prediction_columns(run_dir: Path, split: str, names: list[str]) -> dict[str, np.ndarray]:
-    """Columns of `predictions_<split>.csv`, e.g. ["RecoZ", "ScaleZ", "PredZ"]."""
-    return read_columns(Path(run_dir) / f"predictions_{split}.csv", names)
+    """Columns of the split's predictions file, e.g. ["RecoZ", "ScaleZ", "PredZ"]."""
+    return read_columns(predictions_file(run_dir, split), names)
 
 
 def read_columns(path: Path, names: list[str]) -> dict[str, np.ndarray]:

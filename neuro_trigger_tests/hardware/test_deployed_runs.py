@@ -1,5 +1,6 @@
 """Run folders of deployable and non-deployable networks: weights.json in basf2's form, the fixed-point
 prediction columns against an independent plain-Python SPEC 10, the _fixed metrics, and bad input."""
+import gzip
 import json
 import math
 
@@ -34,7 +35,8 @@ def tiny_run(log_root, files, config_name, **overrides):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, small_files):
     log_root = tmp_path_factory.mktemp("log")
-    runs = {name: tiny_run(log_root, small_files, name) for name in ("baseline_v2", "baseline_v1", "baseline_v2_bn")}
+    runs = {name: tiny_run(log_root, small_files, name, save_train_predictions=True)
+            for name in ("baseline_v2", "baseline_v1", "baseline_v2_bn")}
     return runs | {"relu": tiny_run(log_root, small_files, "baseline_v2", act="relu")}
 
 
@@ -130,7 +132,7 @@ def test_non_deployable_run_keeps_state_dict_naming_and_says_why(runs):
     summary = json.loads((runs["relu"] / "summary.json").read_text())
     assert summary["deployable"]["expert_0"]["deployable"] is False
     assert "z_diff_std_fixed" not in summary["metrics"]["test"]
-    assert "PredZFix" not in (runs["relu"] / "predictions_test.csv").open().readline()
+    assert "PredZFix" not in gzip.open(runs["relu"] / "predictions_test.csv.gz", "rt").readline()
 
 
 @pytest.mark.parametrize("name", ["baseline_v1", "baseline_v2_bn"])

@@ -34,8 +34,10 @@ def test_run_folder_holds_every_file(production_run):
     run_dir = production_run / "baseline_v2" / "version_0"
     for name in ["app.log", "git_id.txt", "git_diff.txt", "summary.json", "weights.json",
                  *[f"expert_{x}.log" for x in range(5)],
-                 *[f"predictions_{s}.{ext}" for s in SPLITS for ext in ("csv", "pt")]]:
+                 *[f"predictions_{s}.pt" for s in SPLITS], "predictions_val.csv.gz", "predictions_test.csv.gz"]:
         assert (run_dir / name).is_file(), name
+    # lean run folders: the train split's input-format predictions only on request (save_train_predictions)
+    assert not list(run_dir.glob("predictions_train.csv*"))
     for x in range(5):
         expert_dir = run_dir / f"expert_{x}"
         assert (expert_dir / "ckpts" / "best.ckpt").is_file() and (expert_dir / "ckpts" / "last.ckpt").is_file()
@@ -104,7 +106,8 @@ def test_per_expert_override_reaches_the_trained_module(production_run):
 
 def test_prediction_files_match_the_input_format(production_run, small_files):
     run_dir = production_run / "baseline_v2" / "version_0"
-    header = (run_dir / "predictions_test.csv").read_text().split("\n", 1)[0].split("\t")
+    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:
+        header = f.readline().rstrip("\n").split("\t")
     with gzip.open(small_files["test"][0], "rt") as f:
         input_header = f.readline().rstrip("\n").split("\t")
     assert len(input_header) == 46  # the embedded synthetic layout (SPEC 3a): written back as read

@@ -1,4 +1,5 @@
 """Interrupted runs resume exactly; bad input is refused clearly; concurrent runs do not collide."""
+import gzip
 import json
 import os
 import re
@@ -38,7 +39,7 @@ def outputs(run_dir: Path) -> dict:
         "epochs": {x: e["epochs"] for x, e in summary["experts"].items()},
         "best": {x: e["best_val_loss"] for x, e in summary["experts"].items()},
         "weights": json.loads((run_dir / "weights.json").read_text()),
-        "predictions": (run_dir / "predictions_test.csv").read_text(),
+        "predictions": gzip.open(run_dir / "predictions_test.csv.gz", "rt").read(),
         "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
                         if p.is_file() and "tfevents" not in p.name),
     }
