@@ -1,4 +1,5 @@
-"""Compare runs: `python -m neuro_trigger.compare RUN [RUN ...] [--split val|test] [--metric NAME] [--plot OUT.png]`.
+"""Compare runs: `python -m neuro_trigger.compare RUN [RUN ...] [--split val|test] [--metric NAME] [--wide |
+--columns A,B] [--experts] [--json] [--plot OUT.png]`.
 
 RUN is a run folder, a config folder (all its versions) or the log root (all runs).
 """
@@ -17,33 +18,60 @@ from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare, find_runs
 
 
-def _fmt(value, spread=None) -> str:
+def _fmt(value, error=None, spread=None) -> str:
+    """`value ± error` (the statistical error), with `[± spread]` of the seeds for a group."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     text = f"{value:.4g}"
-    return text + (f" ± {spread:.2g}" if spread else "")
+    if error is not None and math.isfinite(error):
+        text += f" ± {error:.2g}"
+    if spread is not None and math.isfinite(spread):
+        text += f" (seeds ± {spread:.2g})"
+    return text
 
 
-TABLE_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
-                 "efficiency", "rejection"]
+DEFAULT_COLUMNS = ["loss_vs_old", "z_diff_std_trimmed", "efficiency", "rejection"]
 
 
-def print_table(result: dict, console: Console) -> None:
-    table = Table(title=f"{result['split']} split, sorted by {result['metric']}")
-    for column in ["run", "n", "description", "scope", "data", "differs", *TABLE_METRICS]:
-        table.add_column(column, overflow="fold")
+def _short(path: str) -> str:
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
+
+
+def print_table(result: dict, console: Console, columns: list[str]) -> None:
+    """Every run on its own line with its description, grouped by seed group; a group of several seeds
+    ends with a line of the mean (± statistical error, and the seeds' std). Fits `console.width`."""
+    experts = any(row["scope"] != "overall" for row in result["rows"])
+    differing = bool(result["differing_hyperparameters"])
+    table = Table(title=f"{result['split']} split, sorted by {result['metric']}; value ± statistical error")
+    table.add_column("run", overflow="fold")
+    table.add_column("description", overflow="fold", max_width=30)
+    for name, shown in (("scope", experts), ("data", result["data_mismatch"]), ("differs", differing)):
+        if shown:
+            table.add_column(name, overflow="fold")
+    for name in columns:
+        table.add_column(name, overflow="fold", justify="right")
+    runs = {entry["run"]: entry for entry in result["runs"]}
     for row in result["rows"]:
-        first = Path(row["runs"][0])
-        name = f"{first.parent.name}/{first.name}" + (f" +{row['count'] - 1}" if row["count"] > 1 else "")
-        differs = ", ".join(f"{k}={json.dumps(v)}" for k, v in row["hyperparameters"].items() if v is not None)
-        table.add_row(name, str(row["count"]), str(row["description"] or ""), row["scope"], row["data"], differs,
-                      *[_fmt(row[m], row[f"{m}_std"] if row["count"] > 1 else None) for m in TABLE_METRICS])
+        extra = [value for value, shown in ((row["scope"], experts), (row["data"], result["data_mismatch"]),
+                                            (", ".join(f"{k}={json.dumps(v)}" for k, v in
+                                                       row["hyperparameters"].items() if v is not None), differing))
+                 if shown]
+        for path in row["runs"]:
+            metrics = runs[path]["metrics"].get(row["scope"], {})
+            table.add_row(_short(path), str(runs[path]["description"] or ""), *extra,
+                          *[_fmt(metrics.get(m), metrics.get(f"{m}_err")) for m in columns])
+        if row["count"] > 1:
+            table.add_row(f"[bold]mean ({row['count']} seeds)[/]", "", *extra,
+                          *[_fmt(row[m], row[f"{m}_err"], row[f"{m}_std"]) for m in columns], end_section=True)
+        else:
+            table.rows[-1].end_section = True
     console.print(table)
     if result["data_mismatch"]:
         console.print(f"[bold red]warning:[/] the runs used {result['data_sets']} different data sets (column "
                       "'data'): numbers of different letters are not comparable")
     for run in result["unfinished"]:
-        console.print(f"not finished: {run['runs'][0]} (status: {run['status']})")
+        console.print(f"not finished: {run['runs'][0]} (status: {run['status']})", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experts", action="store_true", help="also one row per expert")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", type=Path, help="write an overlay of resolution vs z and z_reco - z_pred")
+    parser.add_argument("--wide", action="store_true", help="show every metric column (default: "
+                        + ", ".join(DEFAULT_COLUMNS) + ")")
+    parser.add_argument("--columns", help="comma-separated metric columns to show, of: " + ", ".join(KEY_METRICS))
     args = parser.parse_args(argv)
+    columns = KEY_METRICS if args.wide else DEFAULT_COLUMNS
+    if args.columns:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        unknown = [c for c in columns if c not in KEY_METRICS]
+        if unknown or not columns:
+            raise UserError(f"--columns: unknown metric {unknown[0] if unknown else args.columns!r}; "
+                            f"expected some of {', '.join(KEY_METRICS)}")
     missing = [str(p) for p in args.runs if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such run, config or log folder")
@@ -69,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(finite_json(result), default=str))
     else:
-        print_table(result, Console(width=200))
+        print_table(result, Console(), columns)  # the terminal's width, or COLUMNS
     return 0
 
 

@@ -14,9 +14,13 @@ import numpy as np
 from neuro_trigger.runs.folder import version_number
 
 KEY_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
-               "efficiency", "efficiency_old", "rejection", "rejection_old"]
-HIGHER_IS_BETTER = {"efficiency", "rejection"}
-NOT_HYPERPARAMETERS = {"description", "seed", "data"}
+               "efficiency", "efficiency_old", "rejection", "rejection_old",
+               # fixed point, for deployable runs (absent: shown as "-")
+               "loss_fixed_vs_old", "z_diff_std_fixed", "z_diff_std_trimmed_fixed", "efficiency_fixed",
+               "rejection_fixed"]
+HIGHER_IS_BETTER = {"efficiency", "rejection", "efficiency_old", "rejection_old", "efficiency_fixed",
+                    "rejection_fixed"}
+NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
 
 
 @dataclass
@@ -80,8 +84,37 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(finite)), float(np.std(finite))
 
 
+def _error(metrics: dict, name: str) -> float:
+    """One standard error of a figure in a summary: `X_err`, or half the 95% interval `X_ci` / 1.96."""
+    if metrics.get(f"{name}_err") is not None:
+        return float(metrics[f"{name}_err"])
+    ci = metrics.get(f"{name}_ci")
+    if ci and len(ci) == 2 and None not in ci:
+        return (float(ci[1]) - float(ci[0])) / (2 * 1.959964)
+    return float("nan")
+
+
+def _mean_error(errors: list[float]) -> float:
+    """The statistical error of a mean over seeds: each run's error added in quadrature, divided by n."""
+    finite = [e for e in errors if e is not None and math.isfinite(e)]
+    return float(np.sqrt(np.sum(np.square(finite))) / len(finite)) if finite and len(finite) == len(errors) \
+        else float("nan")
+
+
+def _scopes(runs: list[Run], split: str, experts: bool) -> list[tuple[str, object]]:
+    """("overall", metrics getter) and, with `experts`, one per expert."""
+    scopes = [("overall", lambda r: r.summary.get("metrics", {}).get(split) or {})]
+    if experts:
+        names = sorted({n for r in runs for n in r.summary.get("experts", {})})
+        scopes += [(n, lambda r, n=n: r.summary["experts"].get(n, {}).get("metrics", {}).get(split) or {})
+                   for n in names]
+    return scopes
+
+
 def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", experts: bool = False) -> dict:
-    """Rows (one per seed group, optionally per expert), the differing hyperparameters and data flags."""
+    """Every run (`runs`, each with its group and metrics) and the seed groups (`rows`: one per group and
+    scope, mean ± std over the seeds and the statistical error of the mean), the differing
+    hyperparameters and the data flags. The layout is documented in docs/compare.md."""
     finished = [r for r in runs if r.status == "finished"]
     data_letters: dict[str, str] = {}
     for run in finished:
@@ -93,27 +126,43 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
     for run in finished:
         key = (run.summary.get("config_name"), json.dumps(hyper[id(run)], sort_keys=True), run.data_key)
         groups.setdefault(key, []).append(run)
+    scopes = _scopes(finished, split, experts)
+    group_of = {id(r): number for number, members in enumerate(groups.values()) for r in members}
     rows = []
-    for members in groups.values():
-        scopes = [("overall", lambda r: r.summary.get("metrics", {}).get(split, {}))]
-        if experts:
-            names = sorted({n for r in members for n in r.summary.get("experts", {})})
-            scopes += [(n, lambda r, n=n: r.summary["experts"].get(n, {}).get("metrics", {}).get(split, {}))
-                       for n in names]
+    for number, members in enumerate(groups.values()):
         for scope, metrics_of in scopes:
-            row = {"runs": [str(r.path) for r in members], "count": len(members),
-                   "config": members[0].summary.get("config_name"), "description": members[0].summary.get("description"),
+            row = {"group": number, "runs": [str(r.path) for r in members], "count": len(members),
+                   "config": members[0].summary.get("config_name"),
+                   "descriptions": [r.summary.get("description") for r in members],
+                   "description": members[0].summary.get("description"),
                    "status": "finished", "scope": scope, "data": data_letters[members[0].data_key],
                    "seeds": [r.summary.get("seed") for r in members],
                    "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
             for name in KEY_METRICS:
                 row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
+                row[f"{name}_err"] = _mean_error([_error(metrics_of(r), name) for r in members])
             rows.append(row)
     descending = metric in HIGHER_IS_BETTER
     rows.sort(key=lambda r: (r["scope"] != "overall", _sort_value(r.get(metric), descending)))
+    order = {number: i for i, number in enumerate(dict.fromkeys(r["group"] for r in rows))}
+    listed = []
+    for run in sorted(runs, key=lambda r: (order.get(group_of.get(id(r)), len(order)), str(r.path))):
+        entry = {"run": str(run.path), "config": run.summary.get("config_name"),
+                 "description": run.summary.get("description"), "status": run.status,
+                 "seed": run.summary.get("seed"), "group": group_of.get(id(run)),
+                 "data": data_letters.get(run.data_key) if run.status == "finished" else None,
+                 "hyperparameters": ({k: json.loads(hyper[id(run)].get(k, "null")) for k in differing}
+                                     if run.status == "finished" else {}),
+                 "metrics": {}}
+        if run.status == "finished":
+            for scope, metrics_of in scopes:
+                metrics = metrics_of(run)
+                entry["metrics"][scope] = {**{name: metrics.get(name) for name in KEY_METRICS},
+                                           **{f"{name}_err": _error(metrics, name) for name in KEY_METRICS}}
+        listed.append(entry)
     unfinished = [{"runs": [str(r.path)], "status": r.status, "config": r.summary.get("config_name"),
                    "description": r.summary.get("description")} for r in runs if r.status != "finished"]
-    return {"split": split, "metric": metric, "rows": rows, "unfinished": unfinished,
+    return {"split": split, "metric": metric, "runs": listed, "rows": rows, "unfinished": unfinished,
             "differing_hyperparameters": differing, "data_sets": len(data_letters),
             "data_mismatch": len(data_letters) > 1}
 

@@ -111,7 +111,38 @@ def test_compare_groups_seeds_shows_differences_and_flags_data(runs):
     assert rows["seed one"]["loss_vs_old_std"] > 0
 
 
-def test_compare_table_experts_plot_and_unfinished_runs(runs, tmp_path):
+def test_compare_lists_every_run_with_its_description_and_the_statistical_errors(runs):
+    """Bug: two runs of one config were merged into one row that hid the second description, and the
+    JSON had no list of runs a script could count."""
+    result = run_module("-m", "neuro_trigger.compare", str(runs["a"]), str(runs["b"]), "--json")
+    assert result.returncode == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert len(table["runs"]) == 2 and {r["description"] for r in table["runs"]} == {"seed one", "seed two"}
+    assert table["runs"][0]["group"] == table["runs"][1]["group"] == table["rows"][0]["group"]
+    group = table["rows"][0]
+    assert group["count"] == 2 and group["descriptions"] == [r["description"] for r in table["runs"]]
+    errors = [r["metrics"]["overall"]["z_diff_std_err"] for r in table["runs"]]
+    assert all(e > 0 for e in errors)
+    assert group["z_diff_std_err"] == pytest.approx((errors[0] ** 2 + errors[1] ** 2) ** 0.5 / 2)
+    values = [r["metrics"]["overall"]["z_diff_std"] for r in table["runs"]]
+    assert group["z_diff_std"] == pytest.approx(sum(values) / 2)
+
+
+def test_compare_table_fits_the_terminal_width(runs, monkeypatch):
+    """Bug: compare printed a ~200-column table that wrapped into noise in a 100-column terminal."""
+    monkeypatch.setenv("COLUMNS", "100")
+    for extra in ([], ["--wide"], ["--experts", "--columns", "loss_vs_old,z_diff_std_fixed"]):
+        result = run_module("-m", "neuro_trigger.compare", str(runs["log_root"] / "baseline_v2"), *extra)
+        assert result.returncode == 0, result.stderr
+        assert max(map(len, result.stdout.splitlines())) <= 100, extra
+        if not extra:  # (in the wide table the cells are folded narrower than these words)
+            assert "seed two" in result.stdout and "mean (2" in result.stdout
+    bad = run_module("-m", "neuro_trigger.compare", str(runs["a"]), "--columns", "z_std")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --columns: unknown metric 'z_std'")
+
+
+def test_compare_table_experts_plot_and_unfinished_runs(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough that no cell is folded
     broken = runs["log_root"] / "baseline_v2" / "version_99"
     broken.mkdir()
     (broken / "summary.json").write_text(json.dumps({"status": "running", "config_name": "baseline_v2"}))
