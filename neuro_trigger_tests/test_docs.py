@@ -40,13 +40,12 @@ def test_docs_exist_and_are_linked_from_the_readme():
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, small_files):
+def workspace(tmp_path_factory):
     """A folder where the documented file names exist (small data) and log/ holds finished runs."""
     work = tmp_path_factory.mktemp("docs")
-    for name, split in (("random1.gz", "train"), ("random2.gz", "val"), ("random3.gz", "test"),
-                        ("random3a.gz", "test"), ("random3b.gz", "test")):
-        (work / name).write_bytes(small_files[split][0].read_bytes())
-    data = ["--data", "random1.gz", "random2.gz", "random3.gz"]
+    made = run_module("-m", "neuro_trigger.data.synthetic", "--out", "mydata", "--rows", "20000", cwd=work)
+    assert made.returncode == 0, made.stderr  # the data set the documented commands name, as documented
+    data = ["--data", *[f"mydata/neuroresults_random{i}.gz" for i in (1, 2, 3)]]
     result = run_module(str(REPO_ROOT / "neuro_trigger" / "main.py"), "baseline_v2", "-p", "-d", "docs",
                         "--log-root", "log", *data, "-m", "epochs=1", "experts=[0,1]", cwd=work)
     assert result.returncode == 0, result.stderr
@@ -65,7 +64,7 @@ def test_every_shown_command_runs(command, workspace):
         args[0] = str(REPO_ROOT / "neuro_trigger" / "main.py")
         if "--resume" not in args and "--help" not in args:  # small: a one-epoch run into the workspace
             if "--data" not in args:
-                args += ["--data", "random1.gz", "random2.gz", "random3.gz"]
+                args += ["--data", *[f"mydata/neuroresults_random{i}.gz" for i in (1, 2, 3)]]
             if "-m" in args:
                 args.insert(args.index("-m") + 1, "epochs=1")
             else:

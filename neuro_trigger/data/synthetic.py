@@ -196,3 +196,35 @@ def generate(rows: int, seed: int = 0, run: int = 1) -> Tracks:
     return Tracks(ids=ids, inputs=inputs, reco=reco[track_of_row], old=old, old_raw=old_raw,
                   row=np.arange(rows, dtype=np.int64), trigger_track=_trigger_track(rng, t, track_of_row),
                   trigger_track_columns=tuple(TRIGGER_TRACK_COLUMNS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m neuro_trigger.data.synthetic --out DIR --rows N [--seed S]`: a data set of the toy chamber."""
+    import argparse
+
+    from neuro_trigger.data.splits import write_synthetic
+    from neuro_trigger.errors import user_input
+
+    parser = argparse.ArgumentParser(prog="python -m neuro_trigger.data.synthetic", description=(
+        "Write a synthetic data set (46-column neuroresults files, Experiment 0) as DIR/neuroresults_random1.gz "
+        "(train, N rows), neuroresults_random2.gz and neuroresults_random3.gz (val and test, N/4 rows each)."))
+    parser.add_argument("--out", required=True, help="folder to write into (created)")
+    parser.add_argument("--rows", type=int, required=True, help="rows of the train file")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (the same seed gives the same files)")
+    args = parser.parse_args(argv)
+    if not 4 <= args.rows <= 100_000_000 or args.seed < 0:
+        parser.error("--rows must be 4..100000000 and --seed >= 0")
+    rows = {"train": args.rows, "val": args.rows // 4, "test": args.rows // 4}
+    with user_input(f"--out {args.out}"):
+        files = write_synthetic(args.out, rows, args.seed)
+    for split, paths in files.items():
+        print(f"{split}: {paths[0]} ({rows[split]} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from neuro_trigger.cli import run_cli
+
+    sys.exit(run_cli(main))
