@@ -17,10 +17,11 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.loggers import CSVLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.training.batches import TensorBatches
+from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
 from neuro_trigger.training.module import ExpertModule
@@ -141,7 +142,8 @@ def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: 
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
     return pl.Trainer(
         max_epochs=config["epochs"], accelerator="cpu", devices=1,
-        logger=[TensorBoardLogger(expert_dir, name="tb", version=""), CSVLogger(expert_dir, name="csv", version="")],
+        logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
+                CSVLogger(expert_dir, name="csv", version="")],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
     )

@@ -2,7 +2,10 @@
 
 Epoch e is written once every expert still training has reported it; an expert that stops
 (early stopping, failure) stops being waited for, so nothing deadlocks and no epoch is lost.
-Nobody blocks: whichever thread completes an epoch writes it, under a lock.
+A stopped expert's last values are carried forward, so the mean stays over the same experts and
+does not jump when one stops; `experts_training` counts the experts that reported the epoch.
+The x axis is the epoch, as in every expert's own stream. Nobody blocks: whichever thread completes
+an epoch writes it, under a lock.
 """
 import threading
 from pathlib import Path
@@ -17,6 +20,7 @@ class MeanExpertStream:
         self.lock = threading.Lock()
         self.active = set(experts)
         self.reports: dict[int, dict[int, dict[str, float]]] = {}  # epoch -> expert -> metrics
+        self.latest: dict[int, dict[str, float]] = {}  # expert -> its last written metrics (carried forward)
         self.written: list[int] = []
         self.log_dir = Path(log_dir)
         self.writer: SummaryWriter | None = None
@@ -47,11 +51,12 @@ class MeanExpertStream:
                 break
             if self.writer is None:
                 self.writer = SummaryWriter(str(self.log_dir))
-            names = sorted({name for metrics in by_expert.values() for name in metrics})
+            self.latest.update(by_expert)
+            names = sorted({name for metrics in self.latest.values() for name in metrics})
             for name in names:
-                values = [m[name] for m in by_expert.values() if name in m]
+                values = [m[name] for m in self.latest.values() if name in m]
                 self.writer.add_scalar(name, float(np.mean(values)), global_step=epoch)
-            self.writer.add_scalar("experts_reporting", len(by_expert), global_step=epoch)
+            self.writer.add_scalar("experts_training", len(by_expert), global_step=epoch)
             self.writer.flush()
             self.written.append(epoch)
             del self.reports[epoch]

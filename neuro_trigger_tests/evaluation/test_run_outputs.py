@@ -59,6 +59,19 @@ def test_plots_reach_tensorboard_and_the_mean_expert_stream(runs):
     mean.Reload()
     assert {"val_loss", "train_loss", "val_loss_vs_old"} <= set(mean.Tags()["scalars"])
     assert [e.step for e in mean.Scalars("val_loss")] == [0, 1]
+    assert [e.value for e in mean.Scalars("experts_training")] == [2, 2]
+
+
+def test_every_expert_logs_against_the_epoch_like_the_mean_stream(runs):
+    """Bug: experts logged against their global step (different for every expert) and mean_expert against
+    the epoch, so on TensorBoard's default axis the mean curve was squashed into the left edge."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for expert in ("expert_0", "expert_4"):
+        events = EventAccumulator(str(runs["a"] / expert / "tb"))
+        events.Reload()
+        for tag in ("val_loss", "train_loss", "val_loss_vs_old"):
+            assert [e.step for e in events.Scalars(tag)] == [0, 1], (expert, tag)
 
 
 def test_report_is_self_contained_and_opens_with_the_verdict(runs):
