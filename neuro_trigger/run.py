@@ -192,8 +192,7 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
     log.info("%s %s: config %s, experts %s", "resuming" if resume else "run", run_dir, summary["config_name"],
              config["experts"])
     stop = threading.Event()
-    mean_stream = MeanExpertStream(run_dir / "mean_expert", [x for x, d in prepared.items()
-                                                             if isinstance(d, expert_data.ExpertData)])
+    mean_stream = MeanExpertStream(run_dir / "mean_expert", list(prepared))
     try:
         training = time.time()
         with stop_on_signals(stop) as caught:
