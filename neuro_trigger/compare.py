@@ -61,6 +61,12 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
             metrics = runs[path]["metrics"].get(row["scope"], {})
             table.add_row(_short(path), str(runs[path]["description"] or ""), *extra,
                           *[_fmt(metrics.get(m), metrics.get(f"{m}_err")) for m in columns])
+            packed = runs[path].get("packed_seeds")
+            if packed and row["scope"] == "overall":
+                spread = packed["metrics"]
+                table.add_row(f"  {len(packed['seeds'])} packed seeds", "mean over seeds", *extra,
+                              *[_fmt(spread.get(m, {}).get("mean"), None, spread.get(m, {}).get("std"))
+                                for m in columns])
         if row["count"] > 1:
             table.add_row(f"[bold]mean ({row['count']} seeds)[/]", "", *extra,
                           *[_fmt(row[m], row[f"{m}_err"], row[f"{m}_std"]) for m in columns], end_section=True)

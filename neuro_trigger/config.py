@@ -22,6 +22,7 @@ EXPERT_KEYS = [f"expert_{x}" for x in EXPERTS]
 NUMBER = (int, float)
 MAX_NESTING = 32  # levels of lists/dicts in one -m value
 MAX_BUCKETS = 10_000  # dist.n_buckets: more buckets than this only costs memory
+MAX_PACK = 64  # pack.seeds: beyond this a packed step is as slow as the networks one by one
 
 
 def _number_text(x: float) -> str:
@@ -105,6 +106,11 @@ SCHEMA: dict[str, Key] = {
                                            "its predictions_train.pt is always written).", "true"),
     "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
     "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
+    "pack": Key((dict, type(None)), "null, or {'seeds': K}: train K copies of every expert together in one "
+                                    "vectorised module, with seeds seed .. seed+K-1 (K <= " + str(MAX_PACK) + "); "
+                                    "weights.json holds each expert's copy with the best val loss, "
+                                    "weights_seed<s>.json every seed's, summary.json the mean and std over seeds.",
+                '{"seeds": 8}'),
     **{key: Key((dict,), "Overrides for one expert only: expert_x for expert x (any key above but extends).",
                 '{"batch_size": 128}') for key in EXPERT_KEYS},
 }
@@ -260,6 +266,14 @@ def _check_dist(dist: dict, where: str) -> None:
     bucket_probabilities(dist)
 
 
+def _check_pack(pack: dict) -> None:
+    if set(pack) != {"seeds"}:
+        raise UserError(f"pack: expected {{'seeds': K}}, got {short_repr(pack)}")
+    seeds = pack["seeds"]
+    if type(seeds) is not int or not 1 <= seeds <= MAX_PACK:
+        raise UserError(f"pack.seeds: expected an integer >= 1 and <= {MAX_PACK}, got {short_repr(seeds)}")
+
+
 def _check_values(config: dict, where: str) -> None:
     for key in config:
         _check_allowed(key, config[key], where)
@@ -275,6 +289,8 @@ def _check_values(config: dict, where: str) -> None:
             raise UserError(f"filter: expression nested too deeply ({len(config['filter'])} characters)") from None
         if config["dist"] is not None:
             _check_dist(config["dist"], where)
+        if config["pack"] is not None:
+            _check_pack(config["pack"])
     except UserError as e:
         raise UserError(f"{where}: {e}") from None
 
@@ -310,6 +326,8 @@ def resolve(name: str, overrides: dict | None = None, named: dict | None = None)
         _check_types(resolved, at)
         _check_values(resolved, at)
         hardware_keys.check_hardware_keys(resolved, at)
+        if resolved["pack"] != config["pack"]:
+            raise UserError(f"{at}: 'pack' is set for the whole run, not per expert")
     return config
 
 

@@ -32,6 +32,7 @@ configs = {
         "save_train_predictions": False,
         "precision": [12, 8, 8, 12, 10, 10],
         "quantization_aware": None,
+        "pack": None,
     },
     "baseline_v1": {
         "extends": "base",

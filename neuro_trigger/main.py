@@ -31,6 +31,7 @@ examples:
   python neuro_trigger/main.py baseline_v2 -p -d "first"   production run of all five experts into log/
   python neuro_trigger/main.py reweight_normal -p -m expert_2.batch_size=16 act=softsign dist.n_buckets=21
   python neuro_trigger/main.py baseline_v2 -p --data train.gz val.gz test1.gz,test2.gz
+  python neuro_trigger/main.py baseline_v2 -p --seeds 8                 8 seeds of every expert, trained together
 """
 
 
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
                         help="data files per split instead of the config's data set; "
                              "several files of one split are joined with commas")
+    parser.add_argument("--seeds", type=int, default=None, metavar="K",
+                        help="train K copies of every expert together, seeds SEED .. SEED+K-1 (same as "
+                             "-m pack.seeds=K); weights.json gets each expert's best copy, summary.json the spread")
     parser.add_argument("--log-root", type=Path, default=None, help="write the run folder below this folder")
     return parser
 
@@ -100,7 +104,7 @@ def check_log_root(log_root: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.resume is not None:
-        if args.config or args.modify or args.data or args.log_root:
+        if args.config or args.modify or args.data or args.log_root or args.seeds is not None:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
         from neuro_trigger.runs import folder
         from neuro_trigger.runs.resume import load_resumable
@@ -111,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no config given; choose one of: " + ", ".join(configs))
     else:
         overrides = config_lib.parse_overrides(args.modify)
+        if args.seeds is not None:
+            overrides["pack"] = {"seeds": args.seeds}
         data = None
         if args.data is not None:
             data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}

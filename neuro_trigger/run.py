@@ -23,7 +23,6 @@ from neuro_trigger.constants import ALL_EXPERTS, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
-from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import plots, report
 from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
@@ -32,7 +31,8 @@ from neuro_trigger.evaluation.reference import compare_to_reference
 from neuro_trigger.hardware.deploy import fixed_point_predictions
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.models import build_loss, build_network, build_optimizer
-from neuro_trigger.runs import export, folder
+from neuro_trigger.runs import export, folder, seeds
+from neuro_trigger.runs.combined import combine_experts
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
@@ -41,6 +41,7 @@ from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+from neuro_trigger.training.packed_module import Copies
 
 log = logging.getLogger("neuro_trigger.run")
 
@@ -77,20 +78,30 @@ def log_root_of(request: RunRequest) -> Path:
     return folder.PRODUCTION_LOG_ROOT if request.production else folder.DEBUG_LOG_ROOT
 
 
-def _build_networks(config: dict) -> dict[int, torch.nn.Module]:
-    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG)."""
-    networks = {}
+def _build_networks(config: dict) -> tuple[dict[int, torch.nn.Module], dict[int, Copies]]:
+    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG);
+    with `pack`, also each expert's copies, one per seed."""
+    networks, copies = {}, {}
     source = config["load_pre_trained_weights"]
     weights = export.read_weights(source) if source else None
     for expert in config["experts"]:
         expert_config = config_lib.for_expert(config, expert)
-        with torch.random.fork_rng():
-            torch.manual_seed((expert_config["seed"] * 10 + expert + 1) % 2 ** 64)  # seeds reach 2**63
-            networks[expert] = build_network(expert_config)
-        _dry_build(expert, expert_config, networks[expert])
-        if weights is not None:
-            export.load_weights(networks[expert], weights, expert, source)
-    return networks
+        networks[expert] = _network(expert, expert_config, weights, source)
+        configs = seeds.copy_configs(expert_config)
+        if configs:
+            seeds.check_copies(expert, configs, networks[expert])
+            copies[expert] = Copies(configs, [_network(expert, c, weights, source) for c in configs])
+    return networks, copies
+
+
+def _network(expert: int, expert_config: dict, weights: dict | None, source: str | None) -> torch.nn.Module:
+    with torch.random.fork_rng():
+        torch.manual_seed((expert_config["seed"] * 10 + expert + 1) % 2 ** 64)  # seeds reach 2**63
+        network = build_network(expert_config)
+    _dry_build(expert, expert_config, network)
+    if weights is not None:
+        export.load_weights(network, weights, expert, source)
+    return network
 
 
 def _dry_build(expert: int, expert_config: dict, network: torch.nn.Module) -> None:
@@ -113,21 +124,6 @@ def _environment() -> dict:
             "pytorch_lightning": pl.__version__, "numpy": np.__version__, "host": platform.node()}
 
 
-def _combined(data: dict[str, Tracks], prepared: dict, results: dict[int, ExpertResult], split: str):
-    """All experts' rows of a split with their predictions, in file order."""
-    parts = [(prepared[x], r) for x, r in results.items() if r.predictions]
-    if not parts:
-        return None
-    rows = np.concatenate([d.splits[split].row for d, _ in parts])
-    order = np.argsort(rows, kind="stable")
-    tracks = Tracks.concatenate([d.splits[split] for d, _ in parts]).subset(order)
-    tracks.row = rows[order]
-    pred = np.concatenate([r.predictions[split] for _, r in parts])[order]
-    reference = np.concatenate([d.reference[split] for d, _ in parts])[order]
-    expert = np.concatenate([np.full(len(d.splits[split]), r.expert) for d, r in parts])[order]
-    return tracks, pred, reference, expert
-
-
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     data = {split: io.read_files(files[split]) for split in SPLITS}
@@ -135,9 +131,9 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
-    networks = _build_networks(config)
+    networks, copies = _build_networks(config)
     prepared = expert_data.select(config, config["experts"], data, references)
-    return data, hashes, networks, prepared
+    return data, hashes, (networks, copies), prepared
 
 
 def execute(request: RunRequest) -> tuple[Path, int]:
@@ -182,9 +178,10 @@ def resume(run_dir: Path) -> tuple[Path, int]:
     return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=True)
 
 
-def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, networks: dict, prepared: dict,
-                      resume: bool) -> int:
-    """Train in threads, export, and keep summary.json truthful at every step; returns the exit code."""
+def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, networks: tuple[dict, dict],
+                      prepared: dict, resume: bool) -> int:
+    """Train in threads, export, and keep summary.json truthful at every step; returns the exit code.
+    `networks` is (network per expert, packed copies per expert or empty)."""
     started = time.time() - (summary.get("wall_time_s", 0.0) if resume else 0.0)
     handlers = attach_run_logs(run_dir, config["experts"])
     summary.update({"pid": os.getpid(), "host": platform.node()})
@@ -196,11 +193,14 @@ def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, ne
     try:
         training = time.time()
         with stop_on_signals(stop) as caught:
-            results = train_experts(prepared, networks, run_dir, config["workers"], stop,
-                                    lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume)
+            results = train_experts(prepared, networks[0], run_dir, config["workers"], stop,
+                                    lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
+                                    copies=networks[1])
         mean_stream.close()
         exported = time.time()
-        _export(run_dir, data, prepared, networks, results, summary, config)
+        _export(run_dir, data, prepared, networks[0], results, summary, config)
+        if networks[1]:
+            seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
         summary.setdefault("timing", {}).update({
             "experts_s": round(exported - training, 2),  # training plus each expert's evaluation and plots
             "expert_evaluation_s": round(sum(r.evaluation_time_s for r in results.values()), 2),
@@ -240,7 +240,7 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
     summary["experts"] = {f"expert_{x}": r.summary() for x, r in results.items()}
     summary["metrics"] = {}
     for split in SPLITS:
-        combined = _combined(data, prepared, results, split)
+        combined = combine_experts(data, prepared, {x: r.predictions for x, r in results.items()}, split)
         if combined is None:
             continue
         tracks, pred, reference, expert = combined

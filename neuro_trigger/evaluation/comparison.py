@@ -154,6 +154,11 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                  "hyperparameters": ({k: json.loads(hyper[id(run)].get(k, "null")) for k in differing}
                                      if run.status == "finished" else {}),
                  "metrics": {}}
+        seeds = run.summary.get("seeds") if run.status == "finished" else None
+        if seeds:  # packed seeds: the spread of the whole network over them
+            spread = seeds.get("metrics", {}).get(split, {})
+            entry["packed_seeds"] = {"seeds": seeds.get("seeds"),
+                                     "metrics": {name: spread[name] for name in KEY_METRICS if name in spread}}
         if run.status == "finished":
             for scope, metrics_of in scopes:
                 metrics = metrics_of(run)

@@ -62,6 +62,36 @@ def verdict_sentences(summary: dict, split: str = "test") -> str:
     return f"<ul class='verdict'>{items}</ul>" if items else "<p>no finished expert to judge</p>"
 
 
+SEED_FIGURES = ("loss_vs_old", "z_diff_std", "z_diff_std_trimmed", "efficiency", "rejection")
+
+
+def seeds_section(summary: dict, split: str = "test") -> str:
+    """Packed seeds: each seed's figures, then their mean ± std over the seeds (empty for a single seed)."""
+    seeds = summary.get("seeds")
+    if not seeds:
+        return ""
+    e = html.escape
+    head = "".join(f"<th>{e(name)}</th>" for name in SEED_FIGURES)
+    best = ", ".join(f"{e(x)}: {s}" for x, s in seeds.get("best_seed", {}).items())
+    rows = []
+    for entry in seeds["per_seed"]:
+        metrics = entry["metrics"].get(split, {})
+        cells = "".join(f"<td>{_number(metrics.get(name))}</td>" for name in SEED_FIGURES)
+        rows.append(f"<tr><td>seed {entry['seed']} <small>{e(entry['weights'])}</small></td>{cells}</tr>")
+    spread = seeds["metrics"].get(split, {})
+    cells = "".join(f"<td>{_number(spread.get(name, {}).get('mean'))} ± {_number(spread.get(name, {}).get('std'))}"
+                    "</td>" for name in SEED_FIGURES)
+    rows.append(f"<tr><th>mean ± std</th>{cells}</tr>")
+    return (f"<h2>{len(seeds['per_seed'])} seeds, trained packed</h2><p>{split} split. weights.json holds each "
+            f"expert's copy with the lowest val loss ({best}); the spread over seeds is the training's own "
+            f"variation, apart from the statistical errors above.</p><table><tr><th>{split}</th>{head}</tr>"
+            + "".join(rows) + "</table>")
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{html.escape(path.stem)}" title="{html.escape(str(path.parent.name))}/{html.escape(path.stem)}" ' \
@@ -87,6 +117,7 @@ def render(summary: dict, images: list[Path]) -> str:
         f"Trigger figures at |z| &lt; {e(str(summary.get('metrics', {}).get('test', {}).get('z_cut_cm', '')))} cm: "
         "efficiency for |z_reco| &lt; 1 cm tracks, rejection of |z_reco| &gt; 25 cm tracks.</p>",
         verdict_table(summary, "test"), "<h3>Validation split</h3>", verdict_table(summary, "val"),
+        seeds_section(summary, "test"),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",
         f"<h2>Reproduce</h2><p>git id: <code>{e(str(summary.get('git_id', '')))}</code>, seed "

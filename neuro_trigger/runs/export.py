@@ -44,8 +44,8 @@ def deployability(networks: dict[int, nn.Module]) -> dict[str, dict]:
                             "reason": deploy.not_deployable_reason(n)} for x, n in sorted(networks.items())}
 
 
-def write_weights(run_dir: Path, networks: dict[int, nn.Module]) -> None:
-    write_json(run_dir / "weights.json", {expert_key(x): weights_entry(n) for x, n in sorted(networks.items())})
+def write_weights(run_dir: Path, networks: dict[int, nn.Module], name: str = "weights.json") -> None:
+    write_json(run_dir / name, {expert_key(x): weights_entry(n) for x, n in sorted(networks.items())})
 
 
 def read_weights(path: str | Path) -> dict:

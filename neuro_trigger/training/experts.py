@@ -14,6 +14,7 @@ import torch
 from neuro_trigger.runs.logs import expert_thread_name
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.fit import ExpertResult, fit_expert
+from neuro_trigger.training.packed_module import Copies
 from neuro_trigger.training.progress import ProgressBoard, show_until_done
 
 log = logging.getLogger("neuro_trigger.experts")
@@ -22,10 +23,11 @@ log = logging.getLogger("neuro_trigger.experts")
 def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.Module],
                   run_dir: Path, workers: int, stop: threading.Event,
                   callbacks_for: Callable[[int], list] = lambda expert: [],
-                  resume: bool = False) -> dict[int, ExpertResult]:
+                  resume: bool = False, copies: dict[int, Copies] | None = None) -> dict[int, ExpertResult]:
     """Train every prepared expert in its own thread (at most `workers` at once); wait for all.
 
     With `resume`, finished experts are only evaluated and the others continue from their last checkpoint.
+    An expert with packed `copies` trains them together in its thread.
     """
     max_epochs = {x: d.config["epochs"] for x, d in prepared.items()}
     board = ProgressBoard(list(prepared), max_epochs)
@@ -47,7 +49,7 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
                 return
             try:
                 results[expert] = fit_expert(prepared[expert], networks[expert], run_dir / f"expert_{expert}",
-                                             board, stop, callbacks_for(expert), resume)
+                                             board, stop, callbacks_for(expert), resume, (copies or {}).get(expert))
             except Exception as e:  # one expert's failure must not stop the others
                 log.exception("expert %d failed", expert)
                 board.update(expert, status="failed")

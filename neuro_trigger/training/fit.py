@@ -25,6 +25,8 @@ from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
 from neuro_trigger.training.module import ExpertModule
+from neuro_trigger.training.packed_fit import packed_training, restore_best_copies
+from neuro_trigger.training.packed_module import Copies
 from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
 
@@ -44,9 +46,13 @@ class ExpertResult:
     plot_time_s: float = 0.0  # TensorBoard plots during training (also inside train_time_s) and PNGs after it
     metrics: dict = field(default_factory=dict)  # split -> metrics
     predictions: dict = field(default_factory=dict)  # split -> (N, out_size) array, not written to JSON
+    best_seed: int | None = None  # packed copies: the seed whose copy these metrics and predictions are
+    copies: list = field(default_factory=list)  # packed copies: one summary each (seed, best val loss, ...)
+    copy_predictions: list = field(default_factory=list)  # packed copies: split -> predictions, each; not in JSON
 
     def summary(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "predictions"}
+        hidden = {"predictions", "copy_predictions"} | ({"best_seed", "copies"} if not self.copies else set())
+        return {k: v for k, v in vars(self).items() if k not in hidden}
 
 
 class TrainingStopped(Exception):
@@ -69,28 +75,37 @@ class StopOnRequest(pl.Callback):
 
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
-               stop: threading.Event, extra_callbacks: list[pl.Callback] = (), resume: bool = False) -> ExpertResult:
+               stop: threading.Event, extra_callbacks: list[pl.Callback] = (), resume: bool = False,
+               copies: Copies | None = None) -> ExpertResult:
     """Train (or, resuming, continue from the last checkpoint), restore the best checkpoint, predict and
-    evaluate every split, write result.json and the plots. A finished expert is not retrained on resume."""
+    evaluate every split, write result.json and the plots. A finished expert is not retrained on resume.
+
+    With `copies`, its K packed copies train together; each ends with its best weights, and the copy with
+    the lowest val loss is put into `network` and evaluated as the expert's result."""
     config = data.config
-    module = ExpertModule(network, config)
     x, y, _ = data.tensors("train")
-    train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data))
     val = data.tensors("val")
     val_batches = TensorBatches(val, len(val[0]))
-    checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1)
+    if copies is None:
+        module = ExpertModule(network, config)
+        train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data))
+        checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
+                                     save_top_k=1)
+        callbacks = [checkpoint]
+    else:
+        module, train_batches = packed_training(data, copies)
+        checkpoint, callbacks = None, []
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     trainer = _trainer(config, expert_dir, len(train_batches),
-                       [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
-                        *extra_callbacks])
+                       [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
+                        *extra_callbacks], early_stopping=copies is None)
     last = expert_dir / "ckpts" / "last.ckpt"
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
     if previous.get("status") == "finished":
         log.info("expert %d finished before the interruption: evaluating its best checkpoint only", data.expert)
         epochs, status = previous["epochs"], "finished"
-        best_path = expert_dir / "ckpts" / "best.ckpt"
+        best_path = expert_dir / "ckpts" / ("best.ckpt" if copies is None else "last.ckpt")
         best_score = previous.get("best_val_loss")
     else:
         resume_from = last if resume and last.is_file() else None
@@ -108,10 +123,15 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
                 status = "interrupted"
         epochs = trainer.current_epoch  # complete epochs
         session_epochs = epochs - start_epoch
-        best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-        best_score = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
+        if checkpoint is not None:
+            best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+            best_score = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
+        else:
+            best_path, best_score = None, None  # the packed module holds each copy's best weights itself
     session_time = time.monotonic() - started if session_epochs else 0.0
-    samples_per_s = (round(session_epochs * len(train_batches.sampler) / session_time, 1) if session_epochs
+    networks_trained = 1 if copies is None else len(copies.networks)
+    samples_per_s = (round(session_epochs * len(train_batches.sampler) * networks_trained / session_time, 1)
+                     if session_epochs
                      else previous.get("samples_per_s", 0.0))
     if best_path is not None and best_path.is_file():
         module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
@@ -119,6 +139,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
+    if copies is not None:
+        restore_best_copies(module, copies, network, data, result)
     result.predictions, result.metrics = evaluate_expert(network, data)
     plots_started = time.monotonic()
     write_expert_plots(expert_dir, data, result.predictions, result.metrics)
@@ -132,13 +154,15 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     return result
 
 
-def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback]) -> pl.Trainer:
-    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping."""
+def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
+             early_stopping: bool = True) -> pl.Trainer:
+    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping
+    (packed copies stop each on their own, inside their module)."""
     # the latest epoch, every epoch (save_last only follows the best one), for --resume
     latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
                              enable_version_counter=False)
     callbacks = [*callbacks, latest]
-    if config["early_stopping_patience"] is not None:
+    if early_stopping and config["early_stopping_patience"] is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
     return pl.Trainer(
         max_epochs=config["epochs"], accelerator="cpu", devices=1,

@@ -1,0 +1,84 @@
+"""Packed seeds in a run (`pack: {"seeds": K}`): the copies' configs, and their sub-results in the run folder.
+
+Copy k of every expert has seed `seed + k`, so it starts and is fed exactly as a single-network run with
+that seed would be. The run keeps one sub-result per seed: `weights_seed<s>.json` and the seed's metrics
+in summary.json `seeds`, with the mean and std over the seeds of every metric. `weights.json` and the
+predictions files hold, per expert, the copy with the lowest val loss.
+"""
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.runs import export
+from neuro_trigger.runs.combined import combine_experts
+from neuro_trigger.training.packed import layer_plan
+from neuro_trigger.training.packed_module import Copies, check_packable
+
+log = logging.getLogger("neuro_trigger.seeds")
+
+
+def copy_configs(expert_config: dict) -> list[dict]:
+    """The configs of an expert's packed copies (none without `pack`)."""
+    pack = expert_config.get("pack")
+    if not pack:
+        return []
+    return [{**expert_config, "seed": expert_config["seed"] + k} for k in range(pack["seeds"])]
+
+
+def check_copies(expert: int, configs: list[dict], network: torch.nn.Module) -> None:
+    """Refuse, before any run folder exists, copies that cannot train as one packed module."""
+    layer_plan(network)
+    check_packable(configs, f"expert {expert}")
+
+
+def weights_file(seed: int) -> str:
+    return f"weights_seed{seed}.json"
+
+
+def spread(per_seed: list[dict]) -> dict:
+    """{metric: {'mean', 'std', 'n'}} over the seeds, for every finite numeric metric (std with ddof 1)."""
+    names = sorted({k for m in per_seed for k, v in m.items() if isinstance(v, (int, float))})
+    out = {}
+    for name in names:
+        values = np.array([m[name] for m in per_seed if isinstance(m.get(name), (int, float))], dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values):
+            out[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else None,
+                         "n": int(len(values))}
+    return out
+
+
+def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Copies], results: dict,
+                 summary: dict, config: dict) -> None:
+    """weights_seed<s>.json per seed, and summary.json `seeds`: each seed's metrics per split and their spread."""
+    trained = [x for x, r in results.items() if r.copy_predictions]
+    if not trained:
+        return
+    seeds = copies[trained[0]].seeds
+    per_seed = []
+    for k, seed in enumerate(seeds):
+        export.write_weights(run_dir, {x: copies[x].networks[k] for x in trained}, weights_file(seed))
+        metrics = {}
+        for split in SPLITS:
+            combined = combine_experts(data, prepared, {x: results[x].copy_predictions[k] for x in trained}, split)
+            if combined is not None:
+                tracks, pred, reference, _ = combined
+                metrics[split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"], binned=False,
+                                          uncertainties=False)
+        per_seed.append({"seed": seed, "weights": weights_file(seed), "metrics": metrics})
+    summary["seeds"] = {
+        "seeds": seeds,
+        "best_seed": {export.expert_key(x): results[x].best_seed for x in trained},
+        "per_seed": per_seed,
+        "metrics": {split: spread([s["metrics"][split] for s in per_seed if split in s["metrics"]])
+                    for split in SPLITS},
+    }
+    test = summary["seeds"]["metrics"].get("test", {}).get("z_diff_std")
+    if test:
+        log.info("%d seeds: test z_diff_std %.3f +- %.3f cm (std over seeds)", len(seeds), test["mean"],
+                 test["std"] or 0.0)
+
