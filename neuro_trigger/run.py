@@ -5,6 +5,7 @@ weights) is checked before the version folder is claimed, so a mistake never lea
 folder behind; after that, summary.json always says how far the run got.
 """
 import datetime
+import json
 import logging
 import os
 import platform
@@ -41,6 +42,7 @@ from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.fit import ExpertResult
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+from neuro_trigger.training.packed_fit import copy_result
 from neuro_trigger.training.packed_module import Copies
 
 log = logging.getLogger("neuro_trigger.run")
@@ -78,20 +80,24 @@ def log_root_of(request: RunRequest) -> Path:
     return folder.PRODUCTION_LOG_ROOT if request.production else folder.DEBUG_LOG_ROOT
 
 
-def _build_networks(config: dict) -> tuple[dict[int, torch.nn.Module], dict[int, Copies]]:
-    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG);
-    with `pack`, also each expert's copies, one per seed."""
-    networks, copies = {}, {}
+def _build_networks(config: dict) -> dict[int, torch.nn.Module]:
+    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG)."""
+    source = config["load_pre_trained_weights"]
+    weights = export.read_weights(source) if source else None
+    return {x: _network(x, config_lib.for_expert(config, x), weights, source) for x in config["experts"]}
+
+
+def _build_copies(config: dict, networks: dict[int, torch.nn.Module]) -> dict[int, Copies]:
+    """With `pack`, each expert's copies, one per seed, checked to be packable (else empty)."""
+    copies = {}
     source = config["load_pre_trained_weights"]
     weights = export.read_weights(source) if source else None
     for expert in config["experts"]:
-        expert_config = config_lib.for_expert(config, expert)
-        networks[expert] = _network(expert, expert_config, weights, source)
-        configs = seeds.copy_configs(expert_config)
+        configs = seeds.copy_configs(config_lib.for_expert(config, expert))
         if configs:
             seeds.check_copies(expert, configs, networks[expert])
             copies[expert] = Copies(configs, [_network(expert, c, weights, source) for c in configs])
-    return networks, copies
+    return copies
 
 
 def _network(expert: int, expert_config: dict, weights: dict | None, source: str | None) -> torch.nn.Module:
@@ -131,18 +137,25 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
-    networks, copies = _build_networks(config)
+    networks = _build_networks(config)
+    copies = _build_copies(config, networks)
     prepared = expert_data.select(config, config["experts"], data, references)
     return data, hashes, (networks, copies), prepared
 
 
-def execute(request: RunRequest) -> tuple[Path, int]:
-    """Run the training; returns (run folder, exit code 0 when every expert finished)."""
-    started = time.time()
-    config = resolve_request(request)
-    log_root = log_root_of(request)
-    data, hashes, networks, prepared = _prepare(config, log_root, resolve_files(config["data"]))
-    data_time = time.time() - started
+@dataclass
+class Output:
+    """A run folder a training writes, with its summary and config; `copy` is its index in a pack of sweep
+    trials (None for a run of its own, packed seeds included)."""
+    run_dir: Path
+    summary: dict
+    config: dict
+    copy: int | None = None
+
+
+def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes: dict, started: float,
+           data_time: float) -> Output:
+    """A new version folder, locked, with the summary it starts with."""
     run_dir = folder.claim_version_folder(log_root, request.config_name)
     folder.lock_run_folder(run_dir)
     summary = {
@@ -159,7 +172,47 @@ def execute(request: RunRequest) -> tuple[Path, int]:
     summary.update(request.tags or {})
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
-    return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=False)
+    return Output(run_dir, summary, config)
+
+
+def execute(request: RunRequest) -> tuple[Path, int]:
+    """Run the training; returns (run folder, exit code 0 when every expert finished)."""
+    started = time.time()
+    config = resolve_request(request)
+    log_root = log_root_of(request)
+    data, hashes, networks, prepared = _prepare(config, log_root, resolve_files(config["data"]))
+    output = _claim(request, config, log_root, data, hashes, started, time.time() - started)
+    return output.run_dir, _train_and_export([output], data, networks, prepared, resume=False)[0]
+
+
+def execute_pack(requests: list[RunRequest]) -> list[tuple[Path, int]]:
+    """Runs that differ only in seed, learning rate or weight decay, trained together as one pack of copies.
+
+    Each gets its own run folder with what `execute` would write for it alone (its own metrics, weights,
+    predictions, plots and TensorBoard losses); the pack's checkpoints and Lightning logs are kept under the
+    first one's `pack/`. Refused (UserError, before any folder) when the runs cannot be packed.
+    """
+    started = time.time()
+    configs = [resolve_request(r) for r in requests]
+    log_root = log_root_of(requests[0])
+    if configs[0].get("pack"):
+        raise UserError("runs packed together cannot each pack seeds too: drop 'pack' from the config")
+    if len({json.dumps(c["data"], sort_keys=True) for c in configs}) > 1:
+        raise UserError("runs packed together must use the same data files")
+    data, hashes, (networks, _), prepared = _prepare(configs[0], log_root, resolve_files(configs[0]["data"]))
+    per_run = [_build_networks(c) for c in configs]  # apart from `networks`, which receives the best copy
+    copy_configs = {x: [config_lib.for_expert(c, x) for c in configs] for x in configs[0]["experts"]}
+    for x, expert_configs in copy_configs.items():
+        seeds.check_copies(x, expert_configs, networks[x])
+    data_time = time.time() - started
+    outputs = [_claim(r, c, log_root, data, hashes, started, data_time) for r, c in zip(requests, configs)]
+    for k, output in enumerate(outputs):
+        output.copy = k
+    copies = {x: Copies(expert_configs, [n[x] for n in per_run], labels=[o.run_dir.name for o in outputs],
+                        tensorboard_dirs=[o.run_dir / f"expert_{x}" / "tb" for o in outputs])
+              for x, expert_configs in copy_configs.items()}
+    codes = _train_and_export(outputs, data, (networks, copies), prepared, resume=False)
+    return [(output.run_dir, code) for output, code in zip(outputs, codes)]
 
 
 def resume(run_dir: Path) -> tuple[Path, int]:
@@ -175,58 +228,85 @@ def resume(run_dir: Path) -> tuple[Path, int]:
     summary.pop("error", None)
     summary["status"] = "running"
     summary.setdefault("resumed", []).append(datetime.datetime.now().isoformat(timespec="seconds"))
-    return run_dir, _train_and_export(run_dir, summary, config, data, networks, prepared, resume=True)
+    return run_dir, _train_and_export([Output(run_dir, summary, config)], data, networks, prepared, resume=True)[0]
 
 
-def _train_and_export(run_dir: Path, summary: dict, config: dict, data: dict, networks: tuple[dict, dict],
-                      prepared: dict, resume: bool) -> int:
-    """Train in threads, export, and keep summary.json truthful at every step; returns the exit code.
-    `networks` is (network per expert, packed copies per expert or empty)."""
-    started = time.time() - (summary.get("wall_time_s", 0.0) if resume else 0.0)
-    handlers = attach_run_logs(run_dir, config["experts"])
-    summary.update({"pid": os.getpid(), "host": platform.node()})
-    write_json(run_dir / "summary.json", summary)
-    log.info("%s %s: config %s, experts %s", "resuming" if resume else "run", run_dir, summary["config_name"],
-             config["experts"])
+def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, dict], prepared: dict,
+                      resume: bool) -> list[int]:
+    """Train in threads, export into every output folder, and keep each summary.json truthful at every step;
+    returns the exit codes. `networks` is (network per expert, packed copies per expert or empty)."""
+    main = outputs[0]
+    config = main.config
+    training_dir = main.run_dir / "pack" if main.copy is not None else main.run_dir
+    started = time.time() - (main.summary.get("wall_time_s", 0.0) if resume else 0.0)
+    handlers = attach_run_logs(main.run_dir, config["experts"])
+    for output in outputs:
+        output.summary.update({"pid": os.getpid(), "host": platform.node()})
+        if main.copy is not None:
+            output.summary["packed_with"] = [str(o.run_dir) for o in outputs if o is not output]
+        write_json(output.run_dir / "summary.json", output.summary)
+    log.info("%s %s: config %s, experts %s", "resuming" if resume else "run",
+             ", ".join(str(o.run_dir) for o in outputs), main.summary["config_name"], config["experts"])
     stop = threading.Event()
-    mean_stream = MeanExpertStream(run_dir / "mean_expert", list(prepared))
+    mean_stream = MeanExpertStream(training_dir / "mean_expert", list(prepared))
     try:
         training = time.time()
         with stop_on_signals(stop) as caught:
-            results = train_experts(prepared, networks[0], run_dir, config["workers"], stop,
+            results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
                                     lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
                                     copies=networks[1])
         mean_stream.close()
-        exported = time.time()
-        _export(run_dir, data, prepared, networks[0], results, summary, config)
-        if networks[1]:
-            seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
-        summary.setdefault("timing", {}).update({
-            "experts_s": round(exported - training, 2),  # training plus each expert's evaluation and plots
-            "expert_evaluation_s": round(sum(r.evaluation_time_s for r in results.values()), 2),
-            "expert_plots_s": round(sum(r.plot_time_s for r in results.values()), 2),  # TensorBoard + PNG
-            "export_s": round(time.time() - exported, 2)})  # weights, predictions, overall plots
-        unfinished = {x: r for x, r in results.items() if r.status != "finished"}
-        if stop.is_set():
-            summary["status"] = "interrupted"
-        else:
-            summary["status"] = "failed" if unfinished else "finished"
-        if unfinished:
-            summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
-        return caught.exit_code if stop.is_set() else (1 if unfinished else 0)
+        codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(), caught.exit_code)
+                 for output in outputs]
+        return codes
     except BaseException as e:
-        summary["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        summary["error"] = f"{type(e).__name__}: {e}"
-        log.exception("run %s", summary["status"])
+        for output in outputs:
+            if output.summary["status"] == "running":
+                output.summary["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+                output.summary["error"] = f"{type(e).__name__}: {e}"
+        log.exception("run %s", main.summary["status"])
         raise
     finally:
-        summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
-        summary["wall_time_s"] = round(time.time() - started, 2)
-        write_json(run_dir / "summary.json", summary)
-        write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
-                                                           + sorted(run_dir.glob("expert_*/plots/*.png"))))
+        for output in outputs:
+            summary, run_dir = output.summary, output.run_dir
+            summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
+            summary["wall_time_s"] = round(time.time() - started, 2)
+            write_json(run_dir / "summary.json", summary)
+            write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
+                                                               + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)
-        folder.unlock_run_folder(run_dir)
+        for output in outputs:
+            folder.unlock_run_folder(output.run_dir)
+
+
+def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,
+                   training: float, stopped: bool, stop_code: int) -> int:
+    """One output folder's results, exports and final status; returns its exit code."""
+    summary, run_dir, config = output.summary, output.run_dir, output.config
+    exported = time.time()
+    if output.copy is None:
+        own_networks = networks[0]
+    else:
+        copies = networks[1]
+        results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}")
+                   for x, r in results.items()}
+        own_networks = {x: c.networks[output.copy] for x, c in copies.items()}
+    _export(run_dir, data, prepared, own_networks, results, summary, config)
+    if networks[1] and output.copy is None:
+        seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
+    summary.setdefault("timing", {}).update({
+        "experts_s": round(exported - training, 2),  # training plus each expert's evaluation and plots
+        "expert_evaluation_s": round(sum(r.evaluation_time_s for r in results.values()), 2),
+        "expert_plots_s": round(sum(r.plot_time_s for r in results.values()), 2),  # TensorBoard + PNG
+        "export_s": round(time.time() - exported, 2)})  # weights, predictions, overall plots
+    unfinished = {x: r for x, r in results.items() if r.status != "finished"}
+    if stopped:
+        summary["status"] = "interrupted"
+    else:
+        summary["status"] = "failed" if unfinished else "finished"
+    if unfinished:
+        summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
+    return stop_code if stopped else (1 if unfinished else 0)
 
 
 def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict[int, ExpertResult],

@@ -13,6 +13,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuro_trigger.cli import run_cli  # noqa: E402
+from neuro_trigger.config import MAX_PACK  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
 from neuro_trigger.sweeps import sweeps as NAMED_SWEEPS  # noqa: E402
 
@@ -21,6 +22,7 @@ EPILOG = """named sweeps (neuro_trigger/sweeps.py):
 
 examples:
   python neuro_trigger/sweep.py baseline_v2 -m learning_rate=0.01,0.02 batch_size=512,2048 --seeds 3 --workers 2
+  python neuro_trigger/sweep.py baseline_v2 -m learning_rate=0.005,0.01,0.02,0.04 --seeds 4 --pack 8
   python neuro_trigger/sweep.py baseline_v2 --method tpe --trials 40 -m "learning_rate=log(1e-4,1e-1)"
   python neuro_trigger/sweep.py learning_rate_v2 --storage postgresql://USER:PW@HOST:5432/DB
   python neuro_trigger/sweep.py learning_rate_v2 --slurm partition=short,time=120,cpus=4,mem=8G --workers 8
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--direction", choices=["minimize", "maximize"], default=None,
                         help="default: maximize for efficiency and rejection, else minimize")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (local) or SLURM array tasks")
+    parser.add_argument("--pack", type=int, default=None, metavar="K",
+                        help="train up to K trials that differ only in seed, learning rate or weight decay "
+                             "together (one vectorised module); each keeps its own run folder and result")
     parser.add_argument("--storage", default=None, metavar="URL",
                         help="postgresql://USER:PW@HOST:PORT/DB to share the sweep between machines "
                              "(default: a journal file in the sweep folder)")
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--status and --resume: give one of them")
     if existing:
         if args.config or args.modify or args.data or args.name or args.seeds or args.method or args.trials \
-                or args.metric or args.direction:
+                or args.metric or args.direction or (args.status and args.pack is not None):
             raise UserError(f"--{'status' if args.status else 'resume'} takes only the sweep name "
                             f"(and --storage, --workers, --slurm, --log-root)")
         sweep_dir = log_root / "sweeps" / existing
@@ -128,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         definition = _definition(args, log_root)
         sweep_dir = log_root / "sweeps" / definition.name
         storage_url = args.storage
+    if args.pack is not None:
+        if not 1 <= args.pack <= MAX_PACK:
+            raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
     slurm_parameters = None
     if args.slurm is not None:
         from neuro_trigger.sweeping import slurm
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.resume:
         definition_lib.save(sweep_dir, definition)
+    if args.pack is not None:  # how trials are trained, not which: it may change when a sweep continues
+        definition_lib.set_pack(sweep_dir, args.pack)
     study_lib.create_or_load(storage, definition)
     print(f"sweep {definition.name}: {sweep_dir}", flush=True)
     if slurm_parameters is not None:

@@ -94,6 +94,16 @@ class Definition:
         return cls(**data)
 
 
+PACKABLE_KEYS = ("seed", "learning_rate", "weight_decay")  # what trials packed together may differ in
+
+
+def packable(overrides: dict, other: dict) -> bool:
+    """Whether two trials' overrides differ only in seed, learning rate or weight decay (top level)."""
+    def rest(o: dict) -> dict:
+        return {k: v for k, v in o.items() if k not in PACKABLE_KEYS}
+    return rest(overrides) == rest(other)
+
+
 def validate(definition: Definition) -> None:
     """Resolve the config at every grid value, range bound and choice; check metric, method, data files."""
     from neuro_trigger.run import RunRequest, resolve_request
@@ -143,3 +153,10 @@ def save(sweep_dir: Path, definition: Definition) -> None:
         return
     sweep_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, definition.to_json())
+
+
+def set_pack(sweep_dir: Path, pack: int) -> None:
+    """Record `--pack K` in sweep.json for the workers (outside the identity: packing changes speed only)."""
+    data = json.loads((sweep_dir / "sweep.json").read_text())
+    data.setdefault("extra", {})["pack"] = pack
+    write_json(sweep_dir / "sweep.json", data)

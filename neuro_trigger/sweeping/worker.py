@@ -4,6 +4,7 @@ report the metric to the study, repeat until no trial is left.
 A worker is a process (local, or a SLURM array task); every trial is a normal run folder whose
 summary.json carries the tag `"sweep": {"name", "trial", "params"}` (and `"slurm_job_id"`).
 """
+import contextlib
 import ctypes
 import json
 import logging
@@ -23,7 +24,7 @@ from neuro_trigger.errors import UserError
 from neuro_trigger.runs.folder import version_number
 from neuro_trigger.sweeping import definition as definition_lib
 from neuro_trigger.sweeping import study as study_lib
-from neuro_trigger.sweeping.definition import Definition
+from neuro_trigger.sweeping.definition import Definition, packable
 from neuro_trigger.sweeping.space import decode, encode
 
 log = logging.getLogger("neuro_trigger.sweep")
@@ -94,19 +95,36 @@ class Worker:
         return trial
 
     def run(self) -> int:
-        """Trials run by this worker."""
-        done = 0
+        """Trials run by this worker. With `--pack K`, up to K compatible trials (differing only in seed,
+        learning rate or weight decay) train together; a claimed trial that fits no pack runs in the next."""
+        done, claimed = 0, []
+        size = int(self.definition.extra.get("pack") or 1)
         while not self.stop.is_set():
-            trial = self.next_trial()
-            if trial is None:
+            while len(claimed) < size:
+                trial = self.next_trial()
+                if trial is None:
+                    break
+                claimed.append(trial)
+            if not claimed:
                 break
-            self.run_trial(trial)
-            done += 1
+            pack = [claimed[0]] + [t for t in claimed[1:] if packable(self._overrides(t), self._overrides(claimed[0]))]
+            claimed = [t for t in claimed if t not in pack]
+            if len(pack) == 1:
+                self.run_trial(pack[0])
+            else:
+                self.run_pack(pack)
+            done += len(pack)
+        for trial in claimed:  # stopped with trials claimed but not started: back to the queue
+            self._tell(trial, state=TrialState.FAIL)
+            study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
         return done
 
-    def run_trial(self, trial: optuna.trial.Trial) -> None:
-        from neuro_trigger import run as run_lib
+    def _overrides(self, trial: optuna.trial.Trial) -> dict:
+        return self.definition.overrides(trial_params(trial, self.definition),
+                                         trial.user_attrs.get("seed", self.definition.base_seed))
 
+    def _start(self, trial: optuna.trial.Trial) -> tuple[dict, int, dict, list[int]]:
+        """Mark the trial as this worker's; its (params, seed, run tag, retry history)."""
         study_lib.mark_worker(trial)
         definition = self.definition
         retries = study_lib.history(study_lib.frozen(self.study, trial.number))
@@ -119,6 +137,14 @@ class Worker:
         if self.slurm_job_id:
             tag["slurm_job_id"] = self.slurm_job_id
         log.info("trial %d: %s seed %d", trial.number, params, seed)
+        return params, seed, tag, retries
+
+    def run_trial(self, trial: optuna.trial.Trial, started: tuple | None = None) -> None:
+        """One trial on its own (`started`: what `_start` returned for it, when it was already called)."""
+        from neuro_trigger import run as run_lib
+
+        definition = self.definition
+        params, seed, tag, retries = started or self._start(trial)
         previous = self._previous_run(retries)
         started = time.perf_counter()
         try:
@@ -135,8 +161,49 @@ class Worker:
             trial.set_user_attr("error", f"{type(e).__name__}: {e}")
             self._tell(trial, state=TrialState.FAIL)
             return
+        self._finish(trial, run_dir, code, time.perf_counter() - started)
+
+    def run_pack(self, trials: list[optuna.trial.Trial]) -> None:
+        """Compatible trials trained as one pack (`run.execute_pack`); each still gets its own run folder and
+        result. A retried trial, or a pack the run refuses, runs on its own."""
+        from neuro_trigger import run as run_lib
+
+        started = [self._start(trial) for trial in trials]
+        if any(retries for *_, retries in started):
+            for trial, begun in zip(trials, started):
+                self.run_trial(trial, begun)
+            return
+        requests = [self._request(self.definition, params, seed, tag) for params, seed, tag, _ in started]
+        began = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as beats:
+                for trial in trials:
+                    beats.enter_context(study_lib.Heartbeat(self.storage, trial._trial_id))
+                outcomes = run_lib.execute_pack(requests)
+        except UserError as e:
+            log.warning("trials %s cannot be packed (%s): running them one by one",
+                        [t.number for t in trials], e)
+            for trial, begun in zip(trials, started):
+                self.run_trial(trial, begun)
+            return
+        except Exception as e:  # one pack's failure must not end the sweep
+            log.exception("trials %s failed", [t.number for t in trials])
+            for trial in trials:
+                trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+                self._tell(trial, state=TrialState.FAIL)
+            return
+        seconds = time.perf_counter() - began
+        for trial, (run_dir, code) in zip(trials, outcomes):
+            trial.set_user_attr("packed_with", [t.number for t in trials if t is not trial])
+            self._finish(trial, run_dir, code, seconds)
+
+    def _finish(self, trial: optuna.trial.Trial, run_dir: Path, code: int, seconds: float) -> None:
+        """Record the trial's run folder and tell the study its metric (or its failure)."""
+        from neuro_trigger import run as run_lib
+
+        definition = self.definition
         trial.set_user_attr("run_dir", str(run_dir))
-        trial.set_user_attr("run_s", round(time.perf_counter() - started, 3))  # the run itself, without the sweep
+        trial.set_user_attr("run_s", round(seconds, 3))  # the run itself, without the sweep
         write_run_list(self.sweep_dir, sweep_runs(definition))
         if code in run_lib.INTERRUPTED_EXIT_CODES:
             self.stop.set()

@@ -93,8 +93,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
                                      save_top_k=1)
         callbacks = [checkpoint]
     else:
-        module, train_batches = packed_training(data, copies)
-        checkpoint, callbacks = None, []
+        module, train_batches, callbacks = packed_training(data, copies)
+        checkpoint = None
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     trainer = _trainer(config, expert_dir, len(train_batches),
                        [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,

@@ -1,12 +1,17 @@
-"""What `fit_expert` does differently for K packed copies: how they are fed, and which copy wins."""
+"""What `fit_expert` does differently for K packed copies: how they are fed, what each logs, which copy
+wins, and (for packed sweep trials) each copy's own result."""
 import dataclasses
+from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from torch import nn
+from torch.utils.tensorboard import SummaryWriter
 
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.training.expert_data import ExpertData
-from neuro_trigger.training.expert_evaluation import make_sampler, predict_all
+from neuro_trigger.atomic import write_json
+from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, predict_all, write_expert_plots
 from neuro_trigger.training.packed import PackedBatches, PackedSamplers
 from neuro_trigger.training.packed_module import Copies, PackedExpertModule
 
@@ -16,11 +21,40 @@ def copy_data(data: ExpertData, config: dict) -> ExpertData:
     return dataclasses.replace(data, config=config)
 
 
-def packed_training(data: ExpertData, copies: Copies) -> tuple[PackedExpertModule, PackedBatches]:
-    """The packed module and its batches: copy k draws rows with the sampler its own seed makes."""
+def packed_training(data: ExpertData, copies: Copies) -> tuple[PackedExpertModule, PackedBatches, list]:
+    """The packed module, its batches (copy k draws rows with the sampler its own seed makes) and the
+    callbacks that write each copy's losses to its own TensorBoard folder, where it has one."""
     x, y, _ = data.tensors("train")
     samplers = PackedSamplers([make_sampler(copy_data(data, c)) for c in copies.configs])
-    return PackedExpertModule(copies), PackedBatches((x, y), data.config["batch_size"], samplers)
+    callbacks = [CopyTensorBoard(copies)] if copies.tensorboard_dirs else []
+    return PackedExpertModule(copies), PackedBatches((x, y), data.config["batch_size"], samplers), callbacks
+
+
+class CopyTensorBoard(pl.Callback):
+    """Each copy's train_loss and val_loss per epoch, under those names, in its own TensorBoard folder."""
+
+    def __init__(self, copies: Copies):
+        self.labels, self.dirs = copies.labels, copies.tensorboard_dirs
+        self.writers: list[SummaryWriter] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.writers = self.writers or [SummaryWriter(str(d)) for d in self.dirs]
+        for label, writer in zip(self.labels, self.writers):
+            for name in ("train_loss", "val_loss"):
+                value = trainer.callback_metrics.get(f"{name}_{label}")
+                if value is not None:
+                    writer.add_scalar(name, float(value), global_step=trainer.current_epoch)
+            writer.flush()
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.close()
+
+    def on_exception(self, trainer: pl.Trainer, module: pl.LightningModule, exception: BaseException) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
 
 
 @torch.no_grad()
@@ -39,3 +73,19 @@ def restore_best_copies(module: PackedExpertModule, copies: Copies, network: nn.
     inputs = {split: data.tensors(split)[0] for split in SPLITS}
     result.copy_predictions = [{split: predict_all(copy, inputs[split], data.config["out_size"]) for split in SPLITS}
                                for copy in copies.networks]
+
+
+def copy_result(packed, k: int, copies: Copies, data: ExpertData, expert_dir: Path):
+    """Copy k's own result, as an unpacked run of its config would have it: its metrics on every split,
+    result.json and plots in `expert_dir` (its run folder's expert folder)."""
+    if not packed.copy_predictions:  # the pack failed before any copy was evaluated
+        return dataclasses.replace(packed, predictions={}, metrics={}, best_seed=None, copies=[])
+    summary = packed.copies[k]
+    result = dataclasses.replace(
+        packed, epochs=summary["epochs"], best_val_loss=summary["best_val_loss"], best_seed=None, copies=[],
+        copy_predictions=[], samples_per_s=round(packed.samples_per_s / len(copies.networks), 1))
+    own = copy_data(data, copies.configs[k])
+    result.predictions, result.metrics = evaluate_expert(copies.networks[k], own)
+    write_expert_plots(expert_dir, own, result.predictions, result.metrics)
+    write_json(expert_dir / "result.json", result.summary())
+    return result

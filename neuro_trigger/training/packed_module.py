@@ -6,7 +6,7 @@ weights (kept in buffers, so `last.ckpt` carries them for `--resume`). Adam, Ada
 elementwise, so copies with different learning rates or weight decays share one torch optimizer
 stepped with rate 1 and no decay; the decay is added and the step scaled per copy around it.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytorch_lightning as pl
@@ -25,9 +25,19 @@ COUPLED_DECAY = ("Adam", "SGD")  # weight decay added to the gradient; AdamW dec
 
 @dataclass
 class Copies:
-    """The K copies of one expert: each one's resolved config and its network (the best weights end up there)."""
+    """The K copies of one expert: each one's resolved config and its network (the best weights end up there).
+
+    `labels` name the copies in logged metrics (`val_loss_<label>`): `seed<s>` for packed seeds, the run
+    folder's name for packed sweep trials (which may share a seed). With `tensorboard_dirs`, each copy's
+    losses are also written to its own TensorBoard folder (a packed trial's own `expert_<x>/tb`).
+    """
     configs: list[dict]
     networks: list[nn.Module]
+    labels: list[str] = field(default_factory=list)
+    tensorboard_dirs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.labels = self.labels or [f"seed{s}" for s in self.seeds]
 
     @property
     def seeds(self) -> list[int]:
@@ -55,7 +65,7 @@ class PackedExpertModule(pl.LightningModule):
         config = copies.configs[0]
         self.automatic_optimization = False  # one backward and one optimizer step per batch, nothing else
         self.network = PackedNetwork(copies.networks)
-        self.config, self.seeds, self.out_size = config, copies.seeds, config["out_size"]
+        self.config, self.seeds, self.labels, self.out_size = config, copies.seeds, copies.labels, config["out_size"]
         self.loss_fn = models.LOSSES[config["loss"]](reduction="none")
         k = len(copies.networks)
         rates = [c["learning_rate"] for c in copies.configs]
@@ -127,8 +137,8 @@ class PackedExpertModule(pl.LightningModule):
             if self.failed.all():
                 raise FloatingPointError(f"loss is not finite at epoch {self.current_epoch} in every packed copy "
                                          f"(seeds {self.seeds})")
-        for k, seed in enumerate(self.seeds):
-            self.log(f"train_loss_seed{seed}", mean[k], on_step=False, on_epoch=True)
+        for k, label in enumerate(self.labels):
+            self.log(f"train_loss_{label}", mean[k], on_step=False, on_epoch=True)
         self.log("train_loss", mean[self.active].mean() if self.active.any() else mean.nanmean(),
                  on_step=False, on_epoch=True)
 
@@ -154,8 +164,8 @@ class PackedExpertModule(pl.LightningModule):
                            self.config["z_cut_cm"], binned=False, uncertainties=False)
         self.last_val_pred = pred[best].numpy()  # (N, out) for the plot callback
         self.log("val_loss", float(losses[best]), batch_size=x.shape[0])
-        for k, seed in enumerate(self.seeds):
-            self.log(f"val_loss_seed{seed}", float(losses[k]), batch_size=x.shape[0])
+        for k, label in enumerate(self.labels):
+            self.log(f"val_loss_{label}", float(losses[k]), batch_size=x.shape[0])
         for name in VAL_LOGGED:
             if np.isfinite(metrics.get(name, np.nan)):
                 self.log(f"val_{name}", metrics[name], batch_size=x.shape[0])

@@ -101,3 +101,20 @@ def test_unpackable_requests_are_refused_before_any_folder(tmp_path, small_data_
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.rglob("summary.json"))
+
+
+def test_runs_packed_with_their_own_rates_train_as_they_would_alone(tmp_path, small_files):
+    """execute_pack: per-copy learning rate and (coupled, Adam) weight decay are applied per copy."""
+    from neuro_trigger.run import execute_pack
+
+    points = [{"learning_rate": 0.01, "weight_decay": 0.0, "seed": 1}, {"learning_rate": 0.04, "weight_decay": 0.01,
+                                                                         "seed": 1}]
+    data = {s: [str(small_files[s][0])] for s in SPLITS}
+    requests = [RunRequest("baseline_v2", production=True, log_root=tmp_path / "packed", data_files=data,
+                           overrides={"experts": [-1], "epochs": 2, "batch_size": 64, **p}) for p in points]
+    outcomes = execute_pack(requests)
+    assert [code for _, code in outcomes] == [0, 0]
+    for (run_dir, _), point in zip(outcomes, points):
+        alone = run(tmp_path / f"alone{point['learning_rate']}", small_files, **{**point, "epochs": 2, "experts": [-1]})
+        assert max_difference(weights(run_dir / "weights.json"), weights(alone / "weights.json")) < 1e-4
+        assert json.loads((run_dir / "summary.json").read_text())["config"]["learning_rate"] == point["learning_rate"]
