@@ -29,6 +29,7 @@ from neuro_trigger.training.packed_fit import packed_training, restore_best_copi
 from neuro_trigger.training.packed_module import Copies
 from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
+from neuro_trigger.training.stop import TrainingStopped
 
 log = logging.getLogger("neuro_trigger.training")
 
@@ -53,10 +54,6 @@ class ExpertResult:
     def summary(self) -> dict:
         hidden = {"predictions", "copy_predictions"} | ({"best_seed", "copies"} if not self.copies else set())
         return {k: v for k, v in vars(self).items() if k not in hidden}
-
-
-class TrainingStopped(Exception):
-    """Raised inside the Trainer to abandon the current epoch (nothing of it is validated or saved)."""
 
 
 class StopOnRequest(pl.Callback):
@@ -93,7 +90,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
                                      save_top_k=1)
         callbacks = [checkpoint]
     else:
-        module, train_batches, callbacks = packed_training(data, copies)
+        module, train_batches, callbacks = packed_training(data, copies, stop)
         checkpoint = None
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     trainer = _trainer(config, expert_dir, len(train_batches),

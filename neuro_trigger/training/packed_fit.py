@@ -1,6 +1,7 @@
 """What `fit_expert` does differently for K packed copies: how they are fed, what each logs, which copy
 wins, and (for packed sweep trials) each copy's own result."""
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -21,13 +22,15 @@ def copy_data(data: ExpertData, config: dict) -> ExpertData:
     return dataclasses.replace(data, config=config)
 
 
-def packed_training(data: ExpertData, copies: Copies) -> tuple[PackedExpertModule, PackedBatches, list]:
-    """The packed module, its batches (copy k draws rows with the sampler its own seed makes) and the
-    callbacks that write each copy's losses to its own TensorBoard folder, where it has one."""
+def packed_training(data: ExpertData, copies: Copies, stop: threading.Event | None = None
+                    ) -> tuple[PackedExpertModule, PackedBatches, list]:
+    """The packed module (stopping at the next step once `stop` is set), its batches (copy k draws rows with
+    the sampler its own seed makes) and the callbacks that write each copy's losses to its own TensorBoard
+    folder, where it has one."""
     x, y, _ = data.tensors("train")
     samplers = PackedSamplers([make_sampler(copy_data(data, c)) for c in copies.configs])
     callbacks = [CopyTensorBoard(copies)] if copies.tensorboard_dirs else []
-    return PackedExpertModule(copies), PackedBatches((x, y), data.config["batch_size"], samplers), callbacks
+    return PackedExpertModule(copies, stop), PackedBatches((x, y), data.config["batch_size"], samplers), callbacks
 
 
 class CopyTensorBoard(pl.Callback):

@@ -6,7 +6,9 @@ weights (kept in buffers, so `last.ckpt` carries them for `--resume`). Adam, Ada
 elementwise, so copies with different learning rates or weight decays share one torch optimizer
 stepped with rate 1 and no decay; the decay is added and the step scaled per copy around it.
 """
+import threading
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -18,6 +20,7 @@ from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.training.module import VAL_LOGGED
 from neuro_trigger.training.packed import PackedNetwork
+from neuro_trigger.training.stop import TrainingStopped
 
 PER_COPY_KEYS = ("seed", "learning_rate", "weight_decay")  # what copies of one pack may differ in
 COUPLED_DECAY = ("Adam", "SGD")  # weight decay added to the gradient; AdamW decays the weights
@@ -60,8 +63,9 @@ def check_packable(configs: list[dict], where: str) -> None:
 
 
 class PackedExpertModule(pl.LightningModule):
-    def __init__(self, copies: Copies):
+    def __init__(self, copies: Copies, stop: threading.Event | None = None):
         super().__init__()
+        self.stop = stop
         config = copies.configs[0]
         self.automatic_optimization = False  # one backward and one optimizer step per batch, nothing else
         self.network = PackedNetwork(copies.networks)
@@ -71,8 +75,8 @@ class PackedExpertModule(pl.LightningModule):
         rates = [c["learning_rate"] for c in copies.configs]
         decays = [c["weight_decay"] for c in copies.configs]
         self.per_copy = len(set(rates)) > 1 or (len(set(decays)) > 1 and config["optim"] != "Rprop")
-        self.rates = torch.tensor(rates, dtype=torch.float32).view(k, 1, 1)
-        self.decays = torch.tensor(decays, dtype=torch.float32).view(k, 1, 1)
+        self.rates = torch.tensor(rates, dtype=torch.float32)
+        self.decays = torch.tensor(decays, dtype=torch.float32)
         self.patience = config["early_stopping_patience"]
         self.register_buffer("best_val", torch.full((k,), float("inf")))
         self.register_buffer("best_epoch", torch.full((k,), -1, dtype=torch.long))
@@ -81,7 +85,6 @@ class PackedExpertModule(pl.LightningModule):
         self.register_buffer("failed", torch.zeros(k, dtype=torch.bool))
         for i, p in enumerate(self.network.parameters()):
             self.register_buffer(f"best_{i}", p.detach().clone())
-        self.epoch_loss = {"sum": torch.zeros(k), "rows": 0}
         self.last_val_pred = None
 
     @property
@@ -97,40 +100,44 @@ class PackedExpertModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
-    def on_train_epoch_start(self) -> None:
-        self.epoch_loss.update(sum=torch.zeros(len(self.seeds)), rows=0)
-
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        losses = self.loss_fn(self.network(x), y[..., :self.out_size]).mean(dim=(1, 2))
+    def training_step(self, epoch: Iterator[tuple[torch.Tensor, torch.Tensor]], batch_idx: int) -> None:
+        """A whole epoch: one backward and one optimizer step per batch, and nothing else per batch. The
+        last step goes through Lightning's optimizer, so that its step count (one per epoch) moves on."""
         optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(losses.sum())
-        if self.per_copy:
-            self._per_copy_step(optimizer)
-        else:
-            optimizer.step()
-        self.epoch_loss["sum"] += losses.detach() * x.shape[1]
-        self.epoch_loss["rows"] += x.shape[1]
-        if batch_idx == self.trainer.num_training_batches - 1:
-            self._end_of_epoch_losses()
+        total, rows, batch = torch.zeros(len(self.seeds)), 0, next(epoch, None)
+        while batch is not None:
+            if self.stop is not None and self.stop.is_set():
+                raise TrainingStopped(f"stopped by request in epoch {self.current_epoch}")
+            x, y = batch
+            losses = self.loss_fn(self.network(x), y[..., :self.out_size]).mean(dim=(1, 2))
+            optimizer.optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            batch = next(epoch, None)
+            step = optimizer if batch is None else optimizer.optimizer
+            if self.per_copy:
+                self._per_copy_step(step)
+            else:
+                step.step()
+            total += losses.detach() * x.shape[1]
+            rows += x.shape[1]
+        self._end_of_epoch_losses(total / max(rows, 1))
 
     @torch.no_grad()
     def _per_copy_step(self, optimizer) -> None:
         """The optimizer's step with rate 1 and no decay, then copy k's decay and rate applied to it."""
         params = list(self.network.parameters())
-        coupled = self.config["optim"] in COUPLED_DECAY
-        for p in params:
-            if coupled:
-                p.grad.add_(p * self.decays)
+        shaped = [(self.rates.view(-1, *[1] * (p.dim() - 1)), self.decays.view(-1, *[1] * (p.dim() - 1)))
+                  for p in params]
+        if self.config["optim"] in COUPLED_DECAY:
+            for p, (_, decay) in zip(params, shaped):
+                p.grad.add_(p * decay)
         before = [p.detach().clone() for p in params]
         optimizer.step()
-        for p, old in zip(params, before):
-            decayed = old * (1 - self.rates * self.decays) if self.config["optim"] == "AdamW" else old
-            p.copy_(decayed + self.rates * (p - old))
+        for p, old, (rate, decay) in zip(params, before, shaped):
+            decayed = old * (1 - rate * decay) if self.config["optim"] == "AdamW" else old
+            p.copy_(decayed + rate * (p - old))
 
-    def _end_of_epoch_losses(self) -> None:
-        mean = self.epoch_loss["sum"] / self.epoch_loss["rows"]
+    def _end_of_epoch_losses(self, mean: torch.Tensor) -> None:
         diverged = ~torch.isfinite(mean) & self.active
         if diverged.any():
             self.failed |= diverged
@@ -138,9 +145,9 @@ class PackedExpertModule(pl.LightningModule):
                 raise FloatingPointError(f"loss is not finite at epoch {self.current_epoch} in every packed copy "
                                          f"(seeds {self.seeds})")
         for k, label in enumerate(self.labels):
-            self.log(f"train_loss_{label}", mean[k], on_step=False, on_epoch=True)
+            self.log(f"train_loss_{label}", mean[k], on_step=False, on_epoch=True, batch_size=1)
         self.log("train_loss", mean[self.active].mean() if self.active.any() else mean.nanmean(),
-                 on_step=False, on_epoch=True)
+                 on_step=False, on_epoch=True, batch_size=1)
 
     @torch.no_grad()
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:

@@ -118,3 +118,24 @@ def test_runs_packed_with_their_own_rates_train_as_they_would_alone(tmp_path, sm
         alone = run(tmp_path / f"alone{point['learning_rate']}", small_files, **{**point, "epochs": 2, "experts": [-1]})
         assert max_difference(weights(run_dir / "weights.json"), weights(alone / "weights.json")) < 1e-4
         assert json.loads((run_dir / "summary.json").read_text())["config"]["learning_rate"] == point["learning_rate"]
+
+
+def test_a_killed_packed_run_resumes_to_the_uninterrupted_result(tmp_path, small_data_args):
+    """Each copy's best weights, best val loss and early-stopping count travel in last.ckpt."""
+    from neuro_trigger_tests.training.test_reliability import start, wait_for
+
+    extra = ("--seeds", "2", "-m", "experts=[1,2]", "early_stopping_patience=3")
+    reference = start(tmp_path / "reference", small_data_args, *extra)
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    process = start(tmp_path / "killed", small_data_args, *extra)
+    run_dir = tmp_path / "killed" / "baseline_v2" / "version_0"
+    wait_for(run_dir / "expert_1" / "ckpts" / "last.ckpt", process)
+    process.kill()
+    process.wait()
+    resumed = run_module("neuro_trigger/main.py", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    done = tmp_path / "reference" / "baseline_v2" / "version_0"
+    for name in ("weights.json", "weights_seed42.json", "weights_seed43.json"):
+        assert json.loads((run_dir / name).read_text()) == json.loads((done / name).read_text())
+    seeds_of = [json.loads((d / "summary.json").read_text())["seeds"]["per_seed"] for d in (run_dir, done)]
+    assert seeds_of[0] == seeds_of[1]
