@@ -54,7 +54,8 @@ def spread(per_seed: list[dict]) -> dict:
 
 def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Copies], results: dict,
                  summary: dict, config: dict) -> None:
-    """weights_seed<s>.json per seed, and summary.json `seeds`: each seed's metrics per split and their spread."""
+    """weights_seed<s>.json per seed, and summary.json `seeds`: each seed's metrics per split and their spread,
+    overall and per expert."""
     trained = [x for x, r in results.items() if r.copy_predictions]
     if not trained:
         return
@@ -76,9 +77,18 @@ def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Co
         "per_seed": per_seed,
         "metrics": {split: spread([s["metrics"][split] for s in per_seed if split in s["metrics"]])
                     for split in SPLITS},
+        "experts": {export.expert_key(x): _expert_spread(prepared[x], results[x].copy_predictions, config)
+                    for x in trained},
     }
     test = summary["seeds"]["metrics"].get("test", {}).get("z_diff_std")
     if test:
         log.info("%d seeds: test z_diff_std %.3f +- %.3f cm (std over seeds)", len(seeds), test["mean"],
                  test["std"] or 0.0)
 
+
+
+def _expert_spread(data, copy_predictions: list[dict], config: dict) -> dict:
+    """One expert's metrics per split, as mean and std over its copies."""
+    return {split: spread([evaluate(p[split], data.splits[split].reco, data.reference[split], config["z_cut_cm"],
+                                    binned=False, uncertainties=False) for p in copy_predictions])
+            for split in SPLITS}

@@ -75,6 +75,7 @@ def test_seeds_run_folder_summary_and_best_copy(tmp_path, small_files, small_dat
     spread = seeds["metrics"]["test"]["z_diff_std"]
     assert spread["mean"] == pytest.approx(np.mean(z_std)) and spread["std"] == pytest.approx(np.std(z_std, ddof=1))
     assert spread["n"] == 3
+    assert seeds["experts"]["expert_1"]["test"]["z_diff_std"]["n"] == 3
     best = weights(run_dir / "weights.json")
     for expert in EXPERTS:
         result_json = json.loads((run_dir / f"expert_{expert}" / "result.json").read_text())
