@@ -109,10 +109,13 @@ class Worker:
                 break
             pack = [claimed[0]] + [t for t in claimed[1:] if packable(self._overrides(t), self._overrides(claimed[0]))]
             claimed = [t for t in claimed if t not in pack]
-            if len(pack) == 1:
-                self.run_trial(pack[0])
-            else:
-                self.run_pack(pack)
+            with contextlib.ExitStack() as beats:  # claimed trials waiting for the next pack stay alive
+                for trial in claimed:
+                    beats.enter_context(study_lib.Heartbeat(self.storage, trial._trial_id))
+                if len(pack) == 1:
+                    self.run_trial(pack[0])
+                else:
+                    self.run_pack(pack)
             done += len(pack)
         for trial in claimed:  # stopped with trials claimed but not started: back to the queue
             self._tell(trial, state=TrialState.FAIL)
