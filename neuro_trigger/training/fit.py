@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.training.batches import TensorBatches
+from neuro_trigger.training.batches import TensorBatches, steps_per_chunk
 from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
@@ -54,7 +54,8 @@ class TrainingStopped(Exception):
 
 
 class StopOnRequest(pl.Callback):
-    """Ends training at the next step boundary once the run asks all experts to stop.
+    """Ends training at the next chunk of steps (at most 64 steps or 65536 rows, see `batches.steps_per_chunk`)
+    once the run asks all experts to stop.
 
     The unfinished epoch is dropped, so `last.ckpt` stays at the last complete epoch and a resumed
     run continues exactly where an uninterrupted one would be.
@@ -73,15 +74,17 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     """Train (or, resuming, continue from the last checkpoint), restore the best checkpoint, predict and
     evaluate every split, write result.json and the plots. A finished expert is not retrained on resume."""
     config = data.config
-    module = ExpertModule(network, config)
+    module = ExpertModule(network, config, label=f"expert {data.expert}")
     x, y, _ = data.tensors("train")
-    train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data))
+    train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data),
+                                  steps_per_chunk(config["batch_size"]))
     val = data.tensors("val")
     val_batches = TensorBatches(val, len(val[0]))
     checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
                                  save_top_k=1)
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
-    trainer = _trainer(config, expert_dir, len(train_batches),
+    steps_per_epoch = -(-len(train_batches.sampler) // config["batch_size"])
+    trainer = _trainer(config, expert_dir, steps_per_epoch,
                        [checkpoint, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
                         *extra_callbacks])
     last = expert_dir / "ckpts" / "last.ckpt"
@@ -132,7 +135,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     return result
 
 
-def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback]) -> pl.Trainer:
+def _trainer(config: dict, expert_dir: Path, steps_per_epoch: int, callbacks: list[pl.Callback]) -> pl.Trainer:
     """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping."""
     # the latest epoch, every epoch (save_last only follows the best one), for --resume
     latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
@@ -145,7 +148,7 @@ def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: 
         logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
                 CSVLogger(expert_dir, name="csv", version="")],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
+        log_every_n_steps=max(1, steps_per_epoch), default_root_dir=expert_dir,
     )
 
 
