@@ -15,7 +15,7 @@ MAX_STEPS_PER_CHUNK = 64  # at batch 16 Lightning's per-chunk work (~0.5 ms) is 
 
 
 def steps_per_chunk(batch_size: int) -> int:
-    """Optimizer steps per Lightning batch: 64 at batch <= 1024, 32 at 2048, 1 from 65536 rows on."""
+    """Optimizer steps per Lightning batch: 64 up to batch 1024, 32 at 2048, 1 from batch 32769 on."""
     return max(1, min(MAX_STEPS_PER_CHUNK, CHUNK_ROWS // batch_size))
 
 
@@ -44,7 +44,7 @@ class TensorBatches:
     With a `sampler` (anything with `draw(epoch)` and `set_epoch`), each epoch follows its
     row order; Lightning calls `sampler.set_epoch` before every epoch. Without one, the rows
     come in order (validation and test). With `steps_per_chunk` k, each item holds k batches
-    (k * batch_size rows; the epoch's last one fewer), to be split by the consumer.
+    (k * batch_size rows; the epoch's last chunk may hold fewer), to be split by the consumer.
     """
 
     def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, sampler=None, steps_per_chunk: int = 1):

@@ -92,3 +92,8 @@ def test_compile_must_be_a_boolean(tmp_path, small_data_args, value):
     assert result.returncode == 2 and "key 'compile' must be bool" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_chunks_are_short_enough_for_a_quick_stop():
+    """StopOnRequest acts between chunks: a chunk is at most 64 steps and at most 65536 rows (or one batch)."""
+    assert [steps_per_chunk(b) for b in (1, 16, 1024, 2048, 32768, 65536, 10 ** 6)] == [64, 64, 64, 32, 2, 1, 1]
