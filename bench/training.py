@@ -1,39 +1,58 @@
-"""Training throughput of one expert (BaselineModel, Adam) in samples per second, after warm-up:
+"""Training throughput of one expert (BaselineModel 27-81-2, tanh/2, Adam) in samples per second:
 
-(a) a raw PyTorch loop over pre-made tensors (the practical limit),
-(b) a per-item Dataset + DataLoader + plain LightningModule (how the previous trainer worked),
-(c) (b) with a per-item reweighting sampler,
-(d) the project's trainer (ExpertModule on TensorBatches, the Trainer flags of training/fit.py), plain and reweighted.
+raw       a plain PyTorch loop over pre-made tensors (plain Adam): the practical limit;
+previous  the step before the lean one (a copy of that ExpertModule below: automatic optimization, one
+          Lightning batch per step, a finiteness check per step, plain Adam), with today's Trainer flags;
+lean      the project's trainer as it is (ExpertModule on TensorBatches chunks, the Trainer of training/fit.py);
+lean_compiled  lean with `compile: true`;
+*_reweighted   the same with the z-reweighting BucketSampler.
+
+Each variant runs WARMUP steps, then STEPS[batch] timed steps; epoch ends (checkpoints, logs) are not timed.
+The variants take turns, REPEATS rounds, and the best round counts (the machine is shared: a slow round is
+someone else's load). To add a variant, add a function to VARIANTS (and a ratio to RATIOS).
+Environment: BENCH_TRAIN_ROWS (rows, default 200000), BENCH_REPEATS (default 3), BENCH_THREADS (torch threads).
 """
 import logging
 import os
+import tempfile
+import threading
 import time
 import warnings
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from common import report
+from neuro_trigger.configs import configs
 from neuro_trigger.data import synthetic
-from neuro_trigger.data.sampler import BucketSampler, bucket_of
-from neuro_trigger.models import BaselineModel, HalfTanh
-from neuro_trigger.training.batches import PermutationSampler, TensorBatches
+from neuro_trigger.data.sampler import BucketSampler
+from neuro_trigger.models import BaselineModel, HalfTanh, build_loss
+from neuro_trigger.training import fit
+from neuro_trigger.training.batches import PermutationSampler, TensorBatches, steps_per_chunk
 from neuro_trigger.training.module import ExpertModule
 
 warnings.filterwarnings("ignore")
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 ROWS = int(os.environ.get("BENCH_TRAIN_ROWS", 200_000))
-STEPS = {2048: 200, 128: 600, 16: 2000}
+REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
+if "BENCH_THREADS" in os.environ:
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+STEPS = {16: 3000, 128: 1500, 512: 600, 2048: 300}
 WARMUP = 20
 DIST = {"n_buckets": 11, "inf_bounds": True, "norm": {"mean": 0.0, "std": 0.4}}
-CONFIG = {"out_size": 2, "loss": "MSELoss", "optim": "Adam", "learning_rate": 1e-3, "weight_decay": 0.0,
-          "z_cut_cm": 15.0}
 
 
 def network() -> torch.nn.Module:
     torch.manual_seed(0)
     return BaselineModel(27, 2, HalfTanh())
+
+
+def expert_config(batch: int, **changes) -> dict:
+    return {**configs["base"], "act": "tanh/2", "batch_size": batch, "epochs": 10 ** 6, "early_stopping_patience": None,
+            "learning_rate": 1e-3, **changes}
 
 
 def raw_loop(x, y, batch: int, steps: int) -> float:
@@ -53,88 +72,121 @@ def raw_loop(x, y, batch: int, steps: int) -> float:
     return steps * batch / (time.perf_counter() - start)
 
 
-class RowDataset(torch.utils.data.Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
+class PreviousModule(pl.LightningModule):
+    """ExpertModule's training step before the lean step (commit 90c4d8d): one Lightning batch per optimizer
+    step through the automatic-optimization closure, a finiteness check (a sync) per step, plain Adam."""
 
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-
-class PerItemReweightingSampler(torch.utils.data.Sampler):
-    """One np.random.choice(p=...) per item, as a Dataset-level reweighting does it."""
-
-    def __init__(self, z):
-        self.p = BucketSampler(z, DIST).probabilities
-        bucket = bucket_of(z, DIST["n_buckets"])
-        self.rows = [np.flatnonzero(bucket == b) for b in range(DIST["n_buckets"])]
-        self.n = len(z)
-
-    def __len__(self):
-        return self.n
-
-    def __iter__(self):
-        for _ in range(self.n):
-            b = np.random.choice(DIST["n_buckets"], p=self.p)
-            yield int(self.rows[b][np.random.randint(len(self.rows[b]))])
-
-
-class PlainModule(pl.LightningModule):
-    """The straightforward LightningModule: log the loss every step."""
-
-    def __init__(self):
+    def __init__(self, net: torch.nn.Module, config: dict):
         super().__init__()
-        self.net, self.loss_fn = network(), torch.nn.MSELoss()
+        self.network, self.config = net, config
+        self.loss_fn = build_loss(config)
+        self.epoch_loss = {"sum": torch.zeros(()), "rows": 0}
+
+    def on_train_epoch_start(self) -> None:
+        self.epoch_loss.update(sum=torch.zeros(()), rows=0)
 
     def training_step(self, batch, batch_idx):
-        loss = self.loss_fn(self.net(batch[0]), batch[1])
-        self.log("train_loss", loss)
+        x, y = batch[0], batch[1]
+        loss = self.loss_fn(self.network(x), y[:, :2])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}")
+        self.epoch_loss["sum"] += loss.detach() * len(x)
+        self.epoch_loss["rows"] += len(x)
+        if batch_idx == self.trainer.num_training_batches - 1:
+            self.log("train_loss", self.epoch_loss["sum"] / self.epoch_loss["rows"], on_step=False, on_epoch=True)
         return loss
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), 1e-3)
+        return torch.optim.Adam(self.network.parameters(), lr=self.config["learning_rate"])
+
+
+class Enough(Exception):
+    """Raised by StepTimer once the timed steps are done."""
 
 
 class StepTimer(pl.Callback):
-    def __init__(self):
-        self.start = None
+    """Times the rows trained after `warmup_rows`, leaving out the time between epochs."""
 
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        if trainer.global_step == WARMUP and self.start is None:
+    def __init__(self, warmup_rows: int, timed_rows: int):
+        self.warmup_rows, self.timed_rows = warmup_rows, timed_rows
+        self.rows = self.timed = 0
+        self.start = self.paused_at = None
+        self.seconds = 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if self.start is None and self.rows >= self.warmup_rows:
             self.start = time.perf_counter()
+        elif self.paused_at is not None:
+            self.seconds -= time.perf_counter() - self.paused_at
+        self.paused_at = None
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.rows += len(batch[0])
+        if self.start is not None:
+            self.timed += len(batch[0])
+            if self.timed >= self.timed_rows:
+                self.seconds += time.perf_counter() - self.start
+                raise Enough
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        self.paused_at = time.perf_counter()
 
 
-def lightning(module, loader, steps: int, batch: int) -> float:
-    timer = StepTimer()
-    trainer = pl.Trainer(max_steps=WARMUP + steps, accelerator="cpu", devices=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer])
-    trainer.fit(module, loader)
-    return steps * batch / (time.perf_counter() - timer.start)
+def trained(module: pl.LightningModule, batches: TensorBatches, config: dict, steps: int) -> float:
+    """Samples/s of `module` in the Trainer of training/fit.py (its loggers, last-epoch checkpoint, StopOnRequest;
+    no validation, so no best-checkpoint callback)."""
+    timer = StepTimer(WARMUP * config["batch_size"], steps * config["batch_size"])
+    with tempfile.TemporaryDirectory() as folder:
+        steps_per_epoch = -(-batches.num_samples // config["batch_size"])
+        trainer = fit._trainer(config, Path(folder), steps_per_epoch, [fit.StopOnRequest(threading.Event()), timer])
+        try:
+            trainer.fit(module, batches)
+        except Enough:
+            pass
+    return timer.timed / timer.seconds
+
+
+def previous(x, y, sampler, batch: int, steps: int) -> float:
+    config = expert_config(batch)
+    return trained(PreviousModule(network(), config), TensorBatches((x, y), batch, sampler), config, steps)
+
+
+def lean(x, y, sampler, batch: int, steps: int, **changes) -> float:
+    config = expert_config(batch, **changes)
+    batches = TensorBatches((x, y), batch, sampler, steps_per_chunk(batch))
+    return trained(ExpertModule(network(), config), batches, config, steps)
 
 
 def main() -> None:
     tracks = synthetic.generate(ROWS, seed=8)
     x, y = torch.from_numpy(tracks.inputs), torch.from_numpy(tracks.reco.astype(np.float32))
-    z = tracks.z_reco
+
+    def uniform():
+        return PermutationSampler(len(x))
+
+    def reweighted():
+        return BucketSampler(tracks.z_reco, DIST)
+
+    variants: dict[str, Callable[[int, int], float]] = {
+        "raw": lambda b, n: raw_loop(x, y, b, n),
+        "previous": lambda b, n: previous(x, y, uniform(), b, n),
+        "lean": lambda b, n: lean(x, y, uniform(), b, n),
+        "lean_compiled": lambda b, n: lean(x, y, uniform(), b, n, compile=True),
+        "previous_reweighted": lambda b, n: previous(x, y, reweighted(), b, n),
+        "lean_reweighted": lambda b, n: lean(x, y, reweighted(), b, n),
+    }
+    ratios = [("lean", "raw"), ("lean", "previous"), ("lean_compiled", "lean"),
+              ("lean_reweighted", "previous_reweighted")]
     rows = []
     for batch, steps in STEPS.items():
-        a = raw_loop(x, y, batch, steps)
-        b = lightning(PlainModule(), torch.utils.data.DataLoader(RowDataset(x, y), batch_size=batch, shuffle=True),
-                      steps, batch)
-        c = lightning(PlainModule(), torch.utils.data.DataLoader(RowDataset(x, y), batch_size=batch,
-                                                                 sampler=PerItemReweightingSampler(z)), steps, batch)
-        d = lightning(ExpertModule(network(), CONFIG), TensorBatches((x, y), batch, PermutationSampler(len(x))),
-                      steps, batch)
-        d_rw = lightning(ExpertModule(network(), CONFIG), TensorBatches((x, y), batch, BucketSampler(z, DIST)),
-                         steps, batch)
-        rows.append({"batch": batch, "a_raw_loop": a, "b_per_item": b, "c_per_item_reweighted": c,
-                     "d_project": d, "d_project_reweighted": d_rw, "d/a": d / a, "d/b": d / b, "d_rw/c": d_rw / c})
-    report("training", rows, f"samples/s, {ROWS} rows, torch threads {torch.get_num_threads()}, "
-                             f"{WARMUP} warm-up steps then {STEPS}")
+        best = dict.fromkeys(variants, 0.0)
+        for _ in range(REPEATS):
+            for name, run in variants.items():
+                best[name] = max(best[name], run(batch, steps))
+        rows.append({"batch": batch, **best, **{f"{a}/{b}": best[a] / best[b] for a, b in ratios}})
+    report("training", rows, f"samples/s, best of {REPEATS} rounds, {ROWS} rows, torch threads "
+                             f"{torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}, {WARMUP} warm-up steps "
+                             f"then {STEPS}")
 
 
 if __name__ == "__main__":

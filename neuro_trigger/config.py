@@ -99,6 +99,9 @@ SCHEMA: dict[str, Key] = {
     "seed": Key((int,), "Random seed of initialisation, shuffling and sampling.", "7", Range(0, 2 ** 63, high_open=True)),
     "early_stopping_patience": Key((int, type(None)), "Epochs without a better val_loss before an expert stops; "
                                                       "null: never.", "null", Range(0)),
+    "compile": Key((bool,), "Train through torch.compile of the network (falls back to eager, with a warning, "
+                            "when compiling fails). On CPU it pays only at large batches (>= 512) and costs "
+                            "seconds to a minute of compiling per expert.", "true"),
     "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10", Range(1)),
     "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20",
                     Range(0, 100, low_open=True)),

@@ -27,6 +27,7 @@ configs = {
         "dist": None,
         "seed": 42,
         "early_stopping_patience": 20,
+        "compile": False,
         "plot_every": 50,
         "z_cut_cm": 15.0,
         "save_train_predictions": False,

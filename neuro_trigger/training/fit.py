@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.training.batches import TensorBatches
+from neuro_trigger.training.batches import TensorBatches, steps_per_chunk
 from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
@@ -57,7 +57,8 @@ class ExpertResult:
 
 
 class StopOnRequest(pl.Callback):
-    """Ends training at the next step boundary once the run asks all experts to stop.
+    """Ends training at the next chunk of steps (at most 64 steps or 65536 rows, see `batches.steps_per_chunk`)
+    once the run asks all experts to stop.
 
     The unfinished epoch is dropped, so `last.ckpt` stays at the last complete epoch and a resumed
     run continues exactly where an uninterrupted one would be.
@@ -84,8 +85,9 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     val = data.tensors("val")
     val_batches = TensorBatches(val, len(val[0]))
     if copies is None:
-        module = ExpertModule(network, config)
-        train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data))
+        module = ExpertModule(network, config, label=f"expert {data.expert}")
+        train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data),
+                                      steps_per_chunk(config["batch_size"]))
         checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
                                      save_top_k=1)
         callbacks = [checkpoint]
@@ -93,7 +95,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         module, train_batches, callbacks = packed_training(data, copies, stop)
         checkpoint = None
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
-    trainer = _trainer(config, expert_dir, len(train_batches),
+    steps_per_epoch = -(-len(train_batches.sampler) // config["batch_size"])
+    trainer = _trainer(config, expert_dir, steps_per_epoch,
                        [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
                         *extra_callbacks], early_stopping=copies is None)
     last = expert_dir / "ckpts" / "last.ckpt"
@@ -151,7 +154,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     return result
 
 
-def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
+def _trainer(config: dict, expert_dir: Path, steps_per_epoch: int, callbacks: list[pl.Callback],
              early_stopping: bool = True) -> pl.Trainer:
     """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping
     (packed copies stop each on their own, inside their module)."""
@@ -166,7 +169,7 @@ def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: 
         logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
                 CSVLogger(expert_dir, name="csv", version="")],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
+        log_every_n_steps=max(1, steps_per_epoch), default_root_dir=expert_dir,
     )
 
 

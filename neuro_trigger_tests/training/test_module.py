@@ -1,0 +1,99 @@
+"""The lean training step: chunks of batches stepped in a plain loop train exactly like a plain PyTorch loop,
+count every optimizer step, and a failing torch.compile falls back to eager training."""
+import logging
+import math
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from neuro_trigger.configs import configs
+from neuro_trigger.data import synthetic
+from neuro_trigger.models import build_network
+from neuro_trigger.training.batches import PermutationSampler, TensorBatches, steps_per_chunk
+from neuro_trigger.training.module import ExpertModule
+from neuro_trigger_tests.conftest import run_module
+
+ROWS, BATCH, EPOCHS = 2500, 16, 2  # 2500 rows: chunks of 1024, 1024, 452 rows; the epoch's last batch has 4
+
+
+def expert_config(**changes) -> dict:
+    return {**configs["base"], "act": "tanh/2", "batch_size": BATCH, "epochs": EPOCHS, **changes}
+
+
+def data() -> tuple[torch.Tensor, torch.Tensor]:
+    tracks = synthetic.generate(ROWS, seed=3)
+    return torch.from_numpy(tracks.inputs), torch.from_numpy(tracks.reco.astype(np.float32))
+
+
+def train_with_lightning(config: dict) -> tuple[torch.nn.Module, pl.Trainer]:
+    x, y = data()
+    torch.manual_seed(0)
+    network = build_network(config)
+    batches = TensorBatches((x, y), BATCH, PermutationSampler(ROWS, seed=1), steps_per_chunk(BATCH))
+    trainer = pl.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(ExpertModule(network, config), batches)
+    return network, trainer
+
+
+def train_plainly(config: dict) -> tuple[torch.nn.Module, float]:
+    """The reference: one optimizer step per batch, plain (unfused) Adam; returns the last epoch's mean loss."""
+    x, y = data()
+    torch.manual_seed(0)
+    network = build_network(config)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config["learning_rate"])
+    sampler = PermutationSampler(ROWS, seed=1)
+    for epoch in range(EPOCHS):
+        order = torch.from_numpy(sampler.draw(epoch))
+        loss_sum = 0.0
+        for start in range(0, ROWS, BATCH):
+            rows = order[start:start + BATCH]
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(network(x[rows]), y[rows])
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(rows)
+    return network, loss_sum / ROWS
+
+
+def test_lean_step_trains_like_a_plain_loop_and_counts_every_step():
+    config = expert_config()
+    lean, trainer = train_with_lightning(config)
+    plain, last_epoch_loss = train_plainly(config)
+    for a, b in zip(lean.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # fused Adam rounds differently
+    assert trainer.global_step == EPOCHS * math.ceil(ROWS / BATCH)
+    assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(last_epoch_loss, rel=1e-5)
+
+
+def test_failing_compile_warns_and_trains_eagerly(monkeypatch, caplog):
+    def compile_without_a_compiler(network, **kwargs):
+        def forward(x):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return forward
+
+    monkeypatch.setattr(torch, "compile", compile_without_a_compiler)
+    with caplog.at_level(logging.WARNING, logger="neuro_trigger.training"):
+        compiled, _ = train_with_lightning(expert_config(compile=True))
+    warnings = [r.getMessage() for r in caplog.records if "torch.compile failed" in r.getMessage()]
+    assert warnings == ["network: torch.compile failed (RuntimeError: InvalidCxxCompiler: No working C++ compiler "
+                        "found); training eagerly"]
+    eager, _ = train_with_lightning(expert_config())
+    for a, b in zip(compiled.parameters(), eager.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "null"])
+def test_compile_must_be_a_boolean(tmp_path, small_data_args, value):
+    result = run_module("neuro_trigger/main.py", "baseline_v2", "-p", "-d", "", "--log-root", str(tmp_path),
+                        *small_data_args, "-m", f"compile={value}")
+    assert result.returncode == 2 and "key 'compile' must be bool" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_chunks_are_short_enough_for_a_quick_stop():
+    """StopOnRequest acts between chunks: a chunk is at most 64 steps and at most 65536 rows (or one batch)."""
+    assert [steps_per_chunk(b) for b in (1, 16, 1024, 2048, 32768, 65536, 10 ** 6)] == [64, 64, 64, 32, 2, 1, 1]
