@@ -19,6 +19,7 @@ import collections
 import datetime
 import json
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -70,15 +71,16 @@ def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int) ->
         if profile is not None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
             command = [py_spy, "record", "--format", "raw", "--rate", str(rate), "-o", str(profile), "--", *command]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         run_dir = next(Path(log_root).glob("baseline_v2/version_*"))
         summary = json.loads((run_dir / "summary.json").read_text())
         training = training_seconds(run_dir, summary)
     t = summary["timing"]
     return {
         "command wall": wall, "training (union of fit intervals)": training, "non-training": wall - training,
+        "CPU seconds of the command (user + system, all processes)": cpu,
         "sum of train_time_s": sum(e["train_time_s"] for e in summary["experts"].values()),
         "startup_s (imports, config)": t["startup_s"], "data_s": t["data_s"],
         "experts_s (threads: training, evaluation, plots)": t["experts_s"],
@@ -88,6 +90,11 @@ def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int) ->
         "export_s (weights, predictions, overall metrics, plots)": t["export_s"],
         "rest (run folder, report.html, exit)": wall - t["startup_s"] - t["data_s"] - t["experts_s"] - t["export_s"],
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def top_functions(raw: Path, rate: int, count: int = 30) -> list[dict]:
