@@ -103,7 +103,7 @@ def _figure_names(quantities: list) -> list[str]:
     """The whole-split bootstrap figures, the new network's each followed by the old network's."""
     names = ["loss", "loss_old"]
     for name, _, _ in quantities:
-        names += [f"{name}_diff_std", f"{name}_diff_std_old", f"{name}_diff_std_trimmed", f"{name}_diff_std_trimmed_old"]
+        names += [f"{name}_diff_std{kind}{network}" for kind in ("", "_trimmed") for network in ("", "_old")]
     return names
 
 

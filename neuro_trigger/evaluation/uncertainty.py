@@ -4,7 +4,7 @@ ratios, Wilson intervals for efficiency and rejection (docs/metrics.md).
 The bootstrap draws, once per split, a matrix of resampling counts (replicate x track); every figure of
 the new and of the old network is recomputed from the same counts, so ratios and differences carry
 their paired (correlated) uncertainty. Counts instead of resampled copies make each replicate a weighted
-sum over the sorted values: no per-replicate sort, one matrix product per figure.
+sum over the sorted values: no per-replicate sort, one matrix product per group of figures on the same tracks.
 """
 from typing import Callable
 
