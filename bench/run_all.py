@@ -3,7 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["startup", "ingest", "filters", "sampler", "training", "experts", "end_to_end", "uncertainty"]
+BENCHMARKS = ["startup", "ingest", "filters", "sampler", "training", "experts", "end_to_end", "uncertainty",
+              "profile_run"]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS

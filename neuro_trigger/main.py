@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuro_trigger import config as config_lib  # noqa: E402
-from neuro_trigger.cli import run_cli  # noqa: E402
+from neuro_trigger.cli import exit_without_teardown, run_cli  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
 
@@ -148,4 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    exit_without_teardown(run_cli(main))

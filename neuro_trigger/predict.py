@@ -21,8 +21,7 @@ from neuro_trigger.cli import run_cli
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
-from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
-from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
 from neuro_trigger.hardware.deploy import fixed_point_predictions, not_deployable_reason
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
@@ -102,10 +101,8 @@ def _check_deployable(run_dir: Path, networks: dict) -> None:
 
 def _metrics(rows: np.ndarray, pred: np.ndarray, fixed, tracks, z_cut_cm: float) -> dict:
     """Float metrics of the selected rows, plus the fixed-point twins when `fixed` (nodes, predictions) is given."""
-    metrics = evaluate(pred[rows], tracks.reco[rows], tracks.old[rows], z_cut_cm)
-    if fixed is not None:
-        metrics.update(fixed_point_metrics(fixed[1][rows], pred[rows], tracks.reco[rows], tracks.old[rows], z_cut_cm))
-    return metrics
+    return evaluate_with_fixed(pred[rows], None if fixed is None else fixed[1][rows], tracks.reco[rows],
+                               tracks.old[rows], z_cut_cm)
 
 
 def _print(result: dict) -> None:

@@ -26,8 +26,7 @@ from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import plots, report
-from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
-from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
 from neuro_trigger.evaluation.reference import compare_to_reference
 from neuro_trigger.hardware.deploy import fixed_point_predictions
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
@@ -328,10 +327,8 @@ def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: 
         export.write_predictions(run_dir, split, tracks, pred, expert,
                                  None if fixed is None else fixed[0].astype(np.int64),
                                  with_csv=split != "train" or config["save_train_predictions"])
-        summary["metrics"][split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"])
-        if fixed is not None:
-            summary["metrics"][split].update(fixed_point_metrics(fixed[1], pred, tracks.reco, reference,
-                                                                 config["z_cut_cm"]))
+        summary["metrics"][split] = evaluate_with_fixed(pred, None if fixed is None else fixed[1], tracks.reco,
+                                                        reference, config["z_cut_cm"])
         if split == "test":
             z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
             figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],

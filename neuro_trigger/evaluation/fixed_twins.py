@@ -7,7 +7,7 @@ efficiency_fixed_ci). Old-network keys, `rows` and `z_cut_cm` are the same in bo
 import numpy as np
 
 from neuro_trigger.constants import theta_to_deg, z_to_cm
-from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.metrics import evaluate, evaluate_with_twin
 
 FIXED = "_fixed"
 # paired new-vs-old figures first (their `_err`/`_ci` belong to the comparison), then plain uncertainties
@@ -51,3 +51,13 @@ def fixed_point_metrics(fixed_pred: np.ndarray, pred: np.ndarray, reco: np.ndarr
     """The `_fixed` twins of every new-network metric and the largest float-vs-fixed deviation of one split."""
     twins = fixed_twins(evaluate(fixed_pred, reco, reference, z_cut_cm, binned=binned))
     return {**twins, **float_vs_fixed(pred, fixed_pred)}
+
+
+def evaluate_with_fixed(pred: np.ndarray, fixed_pred: np.ndarray | None, reco: np.ndarray, reference: np.ndarray,
+                        z_cut_cm: float) -> dict:
+    """`evaluate` of the float predictions with the `_fixed` twins of `fixed_pred` (where given) added: the
+    same result as `evaluate` plus `fixed_point_metrics`, from one bootstrap shared by both."""
+    metrics, fixed_metrics = evaluate_with_twin(pred, fixed_pred, reco, reference, z_cut_cm)
+    if fixed_pred is not None:
+        metrics.update({**fixed_twins(fixed_metrics), **float_vs_fixed(pred, fixed_pred)})
+    return metrics

@@ -3,12 +3,15 @@
 Uses the object-oriented API without pyplot, so expert threads can draw at the same time.
 All z values in cm.
 """
+import re
+
 import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")  # never a window: runs are headless and plots are drawn from threads
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation  # noqa: E402
 
 from neuro_trigger.constants import theta_to_deg  # noqa: E402
 from neuro_trigger.evaluation.metrics import (BACKGROUND_Z_CM, IP_Z_CM, binned_resolution,  # noqa: E402
@@ -23,12 +26,36 @@ THETA_RANGE = (10.0, 170.0)
 THETA_EDGES_DEG = np.linspace(*THETA_RANGE, 17)
 PT_EDGES_GEV = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0])
 NEW, OLD, RECO = "network", "old network", "reco"
+SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+class PlainLogFormatter(LogFormatterSciNotation):
+    """matplotlib's log-axis labels (10⁴, 2×10¹) written with Unicode superscripts instead of mathtext:
+    the same labels, without parsing a formula per label and figure (a fifth of the drawing time)."""
+
+    def __call__(self, x, pos=None) -> str:
+        label = super().__call__(x, pos)
+        formula = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
+        if formula is None:
+            return label
+        text = formula.group(1).replace("\\times", "\u00d7")
+        return re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(SUPERSCRIPT), text)
+
+
+def _plain_log_labels(axis) -> None:
+    """Plain-text labels on a log-scaled axis (after the scale is set, which resets the formatters)."""
+    axis.set_major_formatter(PlainLogFormatter())
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
 def _figure() -> tuple[Figure, object]:
     fig = Figure(figsize=(6.4, 4.8), dpi=80)
     fig.subplots_adjust(left=0.12, right=0.95, bottom=0.11, top=0.92)  # fixed: a layout engine costs a draw
-    return fig, fig.add_subplot()
+    ax = fig.add_subplot()
+    # the title at its place above the axes, as matplotlib puts it when nothing sits on top of the axes,
+    # without measuring every tick label to find out (a tenth of the drawing time)
+    ax.set_title("", y=1.0)
+    return fig, ax
 
 
 def _step(ax, values: np.ndarray, bins: np.ndarray, **style) -> None:
@@ -46,7 +73,8 @@ def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str, quantity:
     masked = np.ma.masked_equal(counts.T, 0)
     image = ax.imshow(masked, origin="lower", extent=(*extent, *extent), cmap="viridis", interpolation="nearest",
                       norm=LogNorm(vmin=1, vmax=max(counts.max(), 1)))
-    fig.colorbar(image, ax=ax, label="tracks")
+    colorbar = fig.colorbar(image, ax=ax, label="tracks")
+    colorbar.formatter, colorbar.minorformatter = PlainLogFormatter(), PlainLogFormatter(labelOnlyBase=False)
     ax.plot(extent, extent, color="red", lw=0.8, label=f"n = {len(diff)}\nstd = {np.std(diff):.2f} {unit}\n"
             f"trimmed std = {trimmed_std(diff):.2f} {unit}\nmean = {np.mean(diff):.2f} {unit}")
     ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel=f"predicted {quantity} [{unit}]", title=title, aspect="equal",
@@ -63,6 +91,7 @@ def z_pred_histogram(z_pred: np.ndarray, z_reco: np.ndarray, z_old: np.ndarray, 
     _step(ax, z_old, bins, color="tab:orange", label=OLD)
     _step(ax, z_pred, bins, color="tab:blue", label=NEW)
     ax.set(xlabel="z [cm]", ylabel="tracks", yscale="log", title=title)
+    _plain_log_labels(ax.yaxis)
     ax.legend(fontsize=8)
     return fig
 
@@ -77,6 +106,7 @@ def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str, qua
               label=f"{label}: std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} {unit}")
     ax.set(xlabel=f"{quantity}_reco - {quantity}_pred [{unit}] (overflow in the outer bins)", ylabel="tracks",
            yscale="log", title=title)
+    _plain_log_labels(ax.yaxis)
     ax.legend(fontsize=8)
     return fig
 
@@ -139,6 +169,7 @@ def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False,
     ax.set(xlabel=xlabel, ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
     if log_x:
         ax.set_xscale("log")
+        _plain_log_labels(ax.xaxis)
     ax.legend(fontsize=8, loc="upper left")
     return fig
 

@@ -4,7 +4,7 @@ ratios, Wilson intervals for efficiency and rejection (docs/metrics.md).
 The bootstrap draws, once per split, a matrix of resampling counts (replicate x track); every figure of
 the new and of the old network is recomputed from the same counts, so ratios and differences carry
 their paired (correlated) uncertainty. Counts instead of resampled copies make each replicate a weighted
-sum over the sorted values: no per-replicate sort, one matrix product per figure.
+sum over the sorted values: no per-replicate sort, one matrix product per group of figures on the same tracks.
 """
 from typing import Callable
 
@@ -56,7 +56,25 @@ def paired_fraction_difference(passed_new: np.ndarray, passed_old: np.ndarray) -
     return (only_new - only_old) / n, float(np.sqrt(variance))
 
 
-Figure = Callable[[np.ndarray], np.ndarray]  # (n, block) resampling counts -> (block,) values of a figure
+class Figure:
+    """A figure of the resampled tracks, per replicate: sums of per-track `vectors` (k, m) over the tracks of
+    `subset` (all tracks where None) weighted by their resampling counts, `finish`ed into one value each.
+
+    Called with a (n, block) counts matrix it computes its own sums; `bootstrap` instead computes the sums of
+    all figures on the same subset in one matrix product (one pass over the counts, not one per figure).
+    """
+
+    def __init__(self, vectors: np.ndarray, finish: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                 subset: np.ndarray | None = None):
+        self.vectors, self.finish, self.subset = np.atleast_2d(np.asarray(vectors, dtype=np.float64)), finish, subset
+
+    def __call__(self, counts: np.ndarray) -> np.ndarray:
+        mine = counts if self.subset is None else counts[self.subset]
+        return self.finish((mine.T @ self.vectors.T).T, mine)
+
+    def subset_key(self):
+        """Figures with equal keys resample the same tracks."""
+        return None if self.subset is None else np.asarray(self.subset).tobytes()
 
 
 def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
@@ -65,36 +83,48 @@ def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
 
     The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in
     blocks of bounded size and every figure sees each block once, so memory stays flat for millions of rows.
-    Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows.
+    Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows. Figures
+    on the same tracks (the new, old and fixed-point network's of a bin) share the picked rows and one matrix
+    product of their stacked vectors.
     """
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in figures}
+    groups: dict = {}
+    for name, figure in figures.items():
+        groups.setdefault(figure.subset_key(), []).append((name, figure))
+    stacked = {key: (np.concatenate([f.vectors for _, f in members]),
+                     np.cumsum([0] + [len(f.vectors) for _, f in members])) for key, members in groups.items()}
     block = max(1, CHUNK_ELEMENTS // max(n, 1))
     for start in range(0, replicates if n else 0, block):
         rows = min(block, replicates - start)
-        draws = rng.integers(0, n, size=(rows, n)) * rows + np.arange(rows)[:, None]  # flat (track, replica)
         # float64: float32 would halve the bandwidth but lose digits in m2 - m1^2 of narrow, offset values
-        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(n, rows).astype(np.float64)
-        for name, figure in figures.items():
-            parts[name].append(figure(counts))
+        counts = np.empty((n, rows))
+        for replica in range(rows):  # the same draws as one (rows, n) call, without its (rows, n) temporaries
+            counts[:, replica] = np.bincount(rng.integers(0, n, n), minlength=n)
+        for key, members in groups.items():
+            subset = members[0][1].subset
+            mine = counts if subset is None else counts[subset]
+            vectors, offsets = stacked[key]
+            sums = (mine.T @ vectors.T).T  # (k, block); this order is BLAS's fast case for a C-ordered `mine`
+            for i, (name, figure) in enumerate(members):
+                parts[name].append(figure.finish(sums[offsets[i]:offsets[i + 1]], mine))
     return {name: np.concatenate(p) if p else np.full(replicates, np.nan) for name, p in parts.items()}
 
 
 def mean_of(values: np.ndarray) -> Figure:
     """The mean of `values` (one per track) in each replicate."""
     values = np.asarray(values, dtype=np.float64)
-    return lambda counts: (values @ counts) / len(values)
+    return Figure(values, lambda sums, counts: sums[0] / len(values))
 
 
 def std_of(values: np.ndarray) -> Figure:
     """The population std of `values` in each replicate."""
     centred = values - (np.mean(values) if len(values) else 0.0)  # centred once: numerically safe variance
-    first, second = centred, centred * centred
 
-    def figure(counts: np.ndarray) -> np.ndarray:  # two vector-matrix products: a (2, n) matrix product is slower
-        m1, m2 = (first @ counts) / len(values), (second @ counts) / len(values)
+    def finish(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        m1, m2 = sums[0] / len(values), sums[1] / len(values)
         return np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
-    return figure
+    return Figure(np.stack([centred, centred * centred]), finish)
 
 
 def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = None) -> Figure:
@@ -103,7 +133,8 @@ def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = 
     With `subset` (track indices) only those tracks count: a bin of the split, whose size then varies between
     replicates as it would between repeated experiments. NaN where fewer than 2 values remain.
     Only the sorted values near the two cuts need a running count: the sums over all tracks are corrected
-    by what the replicate drops from each tail (a tail holds the cut plus a 10-sigma margin).
+    by what the replicate drops from each tail (a tail holds the cut plus a margin of 10 standard deviations
+    of the draws landing in it; a replicate reaching past it is answered from every sorted value).
     """
     idx = np.arange(len(values)) if subset is None else np.asarray(subset)
     centre = float(np.mean(values[idx])) if len(idx) else 0.0
@@ -111,39 +142,40 @@ def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = 
     position = np.argsort(x, kind="stable")  # sorted order within idx
     first, second = x, x * x
     m = len(idx)
-    tail = int(np.ceil(trim * m + 10 * np.sqrt(m) + 10))
+    expected = trim * m  # draws dropped at each end, on average
+    tail = int(np.ceil(expected + 10 * np.sqrt(expected + trim * trim * m) + 10))
     low, high = position[:tail], position[::-1][:tail]  # the lowest and the highest values, outermost first
+    tails = np.stack([first[low], second[low], first[high], second[high]])  # (4, tail)
 
     def dropped(c: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Per sorted tail value (outermost first), how many of its draws fall among the `cut` outermost."""
         cumulative = np.cumsum(c, axis=0)
         return np.minimum(cumulative, cut) - np.minimum(cumulative - c, cut)
 
-    def moments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        mine = counts if subset is None else counts[idx]  # (m, block)
-        total = mine.sum(axis=0, dtype=np.float64)
+    def finish(sums: np.ndarray, mine: np.ndarray) -> np.ndarray:
+        total, s1, s2 = sums[0], sums[1].copy(), sums[2].copy()
         cut = np.floor(total * trim)
-        s1, s2 = first @ mine, second @ mine
         if 2 * tail < m:
             c_low, c_high = mine[low], mine[high]
             if (c_low.sum(axis=0) >= cut).all() and (c_high.sum(axis=0) >= cut).all():
                 d_low, d_high = dropped(c_low, cut), dropped(c_high, cut)
-                s1 -= first[low] @ d_low + first[high] @ d_high
-                s2 -= second[low] @ d_low + second[high] @ d_high
-                return s1, s2, total - 2 * cut
+                s1 -= tails[0] @ d_low + tails[2] @ d_high
+                s2 -= tails[1] @ d_low + tails[3] @ d_high
+                return _trimmed(s1, s2, total - 2 * cut)
         c = mine[position]  # a block with a replica too far out in a tail: every sorted value
         d_low, d_high = dropped(c, cut), dropped(c[::-1], cut)
         s1 -= first[position] @ d_low + first[position[::-1]] @ d_high
         s2 -= second[position] @ d_low + second[position[::-1]] @ d_high
-        return s1, s2, total - 2 * cut
+        return _trimmed(s1, s2, total - 2 * cut)
+    return Figure(np.stack([np.ones(m), first, second]), finish, subset)
 
-    def figure(counts: np.ndarray) -> np.ndarray:
-        s1, s2, weight = moments(counts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m1, m2 = s1 / weight, s2 / weight
-            result = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
-        return np.where(weight >= 2, result, np.nan)
-    return figure
+
+def _trimmed(s1: np.ndarray, s2: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The std from the sums of the kept values and their squares (NaN where fewer than 2 remain)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1, m2 = s1 / weight, s2 / weight
+        result = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    return np.where(weight >= 2, result, np.nan)
 
 
 def standard_error(replicates: np.ndarray) -> float:

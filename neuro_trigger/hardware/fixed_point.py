@@ -91,10 +91,21 @@ def quantize_weights(weights: np.ndarray, precision=DEFAULT_PRECISION) -> np.nda
 def activate(sums: np.ndarray, precision=DEFAULT_PRECISION) -> np.ndarray:
     """Node values of integer layer sums: the table entry at |sum| >> dp (1.0 from x_max on), with the sum's sign."""
     p = Precision.of(precision)
-    table = _table(p)
-    bins = np.abs(sums) >> p.dp
-    values = np.where(bins >= len(table), p.one, table[np.minimum(bins, len(table) - 1)])
-    return np.where(sums < 0, -values, values)
+    table = _saturating_table(p)
+    bins = np.abs(sums)
+    np.right_shift(bins, p.dp, out=bins)
+    np.minimum(bins, len(table) - 1, out=bins)  # the last entry is the saturated 1.0
+    values = table[bins]
+    np.negative(values, out=values, where=sums < 0)
+    return values
+
+
+@lru_cache(maxsize=16)
+def _saturating_table(p: Precision) -> np.ndarray:
+    """The table with 1.0 (2^p_nodes) appended for every bin from x_max on: one look-up per node, in place."""
+    table = np.append(_table(p), p.one)
+    table.setflags(write=False)
+    return table
 
 
 def layer_sums(nodes: np.ndarray, weights: np.ndarray, bias: np.ndarray, precision=DEFAULT_PRECISION) -> np.ndarray:

@@ -12,8 +12,7 @@ from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import plots
-from neuro_trigger.evaluation.fixed_twins import fixed_point_metrics
-from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
 from neuro_trigger.hardware.deploy import fixed_point_network
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.runs.export import write_plots
@@ -54,10 +53,8 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[dict, d
         inputs = data.tensors(split)[0]
         predictions[split] = predict_all(network, inputs, data.config["out_size"])
         reco, reference = data.splits[split].reco, data.reference[split]
-        metrics[split] = evaluate(predictions[split], reco, reference, data.config["z_cut_cm"])
-        if fixed is not None:
-            metrics[split].update(fixed_point_metrics(fixed.predict(inputs.numpy()), predictions[split], reco,
-                                                      reference, data.config["z_cut_cm"]))
+        fixed_pred = None if fixed is None else fixed.predict(inputs.numpy())
+        metrics[split] = evaluate_with_fixed(predictions[split], fixed_pred, reco, reference, data.config["z_cut_cm"])
     return predictions, metrics
 
 

@@ -1,0 +1,135 @@
+"""What a run costs besides training (issue 14): `baseline_v2 -p` on 200,000 generated rows, 5 epochs.
+
+    python bench/profile_run.py                  # timing table: phases, training, non-training seconds
+    python bench/profile_run.py --profile        # the same run under py-spy (every thread): top functions
+    python bench/profile_run.py --rows 20000 --epochs 2 --repeats 3
+
+The data set is made once by the project's generator (`python -m neuro_trigger.data.synthetic --out DIR
+--rows N`, in $NEURO_TRIGGER_BENCH_DIR, default /tmp/nt_bench) and read once before the timed runs, so the
+runs read it from the binary cache, as every run after a data set's first does.
+
+Training time is the wall time during which at least one expert is inside `trainer.fit` (the union of the
+experts' intervals: each starts at its "training expert X" line in app.log and lasts its train_time_s), so
+two experts training at once count once; non-training time is the command's wall time minus that. The
+sum of the experts' train_time_s is printed beside it. `--profile` samples with py-spy (`--rate`, default
+100 Hz) and adds up thread-seconds per function: threads that run at the same time are all counted.
+"""
+import argparse
+import collections
+import datetime
+import json
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import RESULTS, WORK, report
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTED = re.compile(r"^(\S+ \S+) expert_(-?\d+) INFO neuro_trigger\.training: training expert")
+IGNORED_FRAMES = ("threading.py", "<frozen importlib", "queue.py")  # waiting and import machinery
+
+
+def make_data(rows: int) -> list[Path]:
+    """The generated train, val and test files of `rows` training rows, made once and read once (cache)."""
+    folder = WORK / f"profile_{rows}"
+    files = [folder / f"neuroresults_random{i}.gz" for i in (1, 2, 3)]
+    if not all(f.is_file() for f in files):
+        subprocess.run([sys.executable, "-m", "neuro_trigger.data.synthetic", "--out", str(folder), "--rows",
+                        str(rows)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import sys; from neuro_trigger.data import io; io.read_files(sys.argv[1:])",
+                    *map(str, files)], cwd=ROOT, check=True)
+    return files
+
+
+def training_seconds(run_dir: Path, summary: dict) -> float:
+    """Wall seconds during which at least one expert was training (union of the experts' fit intervals)."""
+    starts = {}
+    for line in (run_dir / "app.log").read_text().splitlines():
+        match = STARTED.match(line)
+        if match:
+            starts[int(match.group(2))] = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    intervals = sorted((starts[int(name.split("_")[1])], starts[int(name.split("_")[1])] + e["train_time_s"])
+                       for name, e in summary["experts"].items() if int(name.split("_")[1]) in starts)
+    total, end = 0.0, float("-inf")
+    for lo, hi in intervals:
+        total += max(0.0, hi - max(lo, end))
+        end = max(end, hi)
+    return total
+
+
+def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int) -> dict:
+    """One timed run of the workload; returns its phases in seconds."""
+    with tempfile.TemporaryDirectory() as log_root:
+        command = [sys.executable, "neuro_trigger/main.py", "baseline_v2", "-p", "-d", "profile", "--log-root",
+                   log_root, "--data", *map(str, files), "-m", f"epochs={epochs}"]
+        if profile is not None:
+            py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            command = [py_spy, "record", "--format", "raw", "--rate", str(rate), "-o", str(profile), "--", *command]
+        start, cpu = time.perf_counter(), _children_cpu()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+        run_dir = next(Path(log_root).glob("baseline_v2/version_*"))
+        summary = json.loads((run_dir / "summary.json").read_text())
+        training = training_seconds(run_dir, summary)
+    t = summary["timing"]
+    return {
+        "command wall": wall, "training (union of fit intervals)": training, "non-training": wall - training,
+        "CPU seconds of the command (user + system, all processes)": cpu,
+        "sum of train_time_s": sum(e["train_time_s"] for e in summary["experts"].values()),
+        "startup_s (imports, config)": t["startup_s"], "data_s": t["data_s"],
+        "experts_s (threads: training, evaluation, plots)": t["experts_s"],
+        "  experts_s - training": t["experts_s"] - training,
+        "  expert_evaluation_s (sum over experts)": t["expert_evaluation_s"],
+        "  expert_plots_s (sum over experts)": t["expert_plots_s"],
+        "export_s (weights, predictions, overall metrics, plots)": t["export_s"],
+        "rest (run folder, report.html, exit)": wall - t["startup_s"] - t["data_s"] - t["experts_s"] - t["export_s"],
+    }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def top_functions(raw: Path, rate: int, count: int = 30) -> list[dict]:
+    """Thread-seconds per function from py-spy's raw output: inclusive (with its callees) and self."""
+    inclusive, own = collections.Counter(), collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, samples = line.rsplit(" ", 1)
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        own[frames[-1]] += int(samples)
+        for frame in set(frames):
+            if not any(skip in frame for skip in IGNORED_FRAMES):
+                inclusive[frame] += int(samples)
+    return ([{"kind": "inclusive", "thread-s": n / rate, "function": f} for f, n in inclusive.most_common(count)]
+            + [{"kind": "self", "thread-s": n / rate, "function": f} for f, n in own.most_common(count // 2)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="training rows (val and test get a quarter each)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs; the table shows their medians")
+    parser.add_argument("--profile", action="store_true", help="one more run under py-spy: top functions")
+    parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    args = parser.parse_args()
+    files = make_data(args.rows)
+    runs = [run_once(files, args.epochs, None, args.rate) for _ in range(args.repeats)]
+    rows = [{"phase": phase, "seconds": round(statistics.median(r[phase] for r in runs), 2)} for phase in runs[0]]
+    report("profile_run", rows, f"baseline_v2 -p, {args.rows} rows, {args.epochs} epochs, median of {args.repeats}")
+    if args.profile:
+        raw = RESULTS / "profile_run.pyspy.txt"
+        RESULTS.mkdir(exist_ok=True)
+        profiled = run_once(files, args.epochs, raw, args.rate)
+        report("profile_run_functions", top_functions(raw, args.rate),
+               f"under py-spy (command wall {profiled['command wall']:.1f} s); raw stacks in {raw}")
+
+
+if __name__ == "__main__":
+    main()
