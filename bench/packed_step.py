@@ -1,15 +1,19 @@
-"""Samples per second of K packed copies of one expert (`PackedExpertModule`) in a real Lightning Trainer.
+"""Samples per second of K packed copies of one expert (`PackedExpertModule`), in the Trainer of training/fit.py.
 
-Imported by bench/training.py for its `packed` column; run alone it prints that column:
-`python bench/packed_step.py` (BENCH_TRAIN_ROWS, BENCH_PACK=K).
+Imported by bench/training.py for its `packed_K<K>` column (BENCH_PACK=K, default 8). A packed epoch is one
+Lightning batch, so the timer runs from its start to its end: epoch ends (checkpoints, logs) are not timed,
+as in the other columns.
 """
 import os
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 
-from neuro_trigger.training.batches import PermutationSampler
+from neuro_trigger.training import fit
 from neuro_trigger.training.packed import PackedBatches, PackedSamplers
 from neuro_trigger.training.packed_module import Copies, PackedExpertModule
 
@@ -17,44 +21,29 @@ PACK = int(os.environ.get("BENCH_PACK", 8))
 
 
 class EpochTimer(pl.Callback):
-    """Times the epochs after the first (the warm-up); a packed epoch is one Lightning step."""
+    """Times the epochs after the first (the warm-up)."""
 
     def __init__(self):
-        self.start, self.end = None, None
+        self.start, self.seconds = None, 0.0
 
-    def on_train_epoch_start(self, trainer, module):
-        if trainer.current_epoch == 1:
-            self.start = time.perf_counter()
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self.start = time.perf_counter() if trainer.current_epoch >= 1 else None
 
-    def on_train_epoch_end(self, trainer, module):
-        self.end = time.perf_counter()
-
-
-def packed_samples_per_s(network, config: dict, x: torch.Tensor, y: torch.Tensor, batch: int, steps: int,
-                         copies: int = PACK) -> float:
-    """Samples/s of all `copies` together (K x rows per epoch), over epochs of `steps` steps after one warm-up
-    epoch; `network()` makes one copy, `config` is the expert's (seed replaced per copy)."""
-    rows = min(len(x), steps * batch)
-    configs = [{**config, "seed": k, "early_stopping_patience": None} for k in range(copies)]
-    module = PackedExpertModule(Copies(configs, [network() for _ in range(copies)]))
-    batches = PackedBatches((x[:rows], y[:rows]), batch, PackedSamplers([PermutationSampler(rows, k)
-                                                                          for k in range(copies)]))
-    timer, epochs = EpochTimer(), 3
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         num_sanity_val_steps=0, callbacks=[timer])
-    trainer.fit(module, batches)
-    return (epochs - 1) * rows * copies / (timer.end - timer.start)
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.start is not None:
+            self.seconds += time.perf_counter() - self.start
 
 
-if __name__ == "__main__":
-    import numpy as np
-
-    from common import report
-    from neuro_trigger.data import synthetic
-    from training import CONFIG, STEPS, network
-
-    tracks = synthetic.generate(int(os.environ.get("BENCH_TRAIN_ROWS", 200_000)), seed=8)
-    x, y = torch.from_numpy(tracks.inputs), torch.from_numpy(tracks.reco.astype(np.float32))
-    report("packed_step", [{"batch": b, f"packed_K{PACK}": packed_samples_per_s(network, CONFIG, x, y, b, s)}
-                           for b, s in STEPS.items()], f"samples/s of {PACK} copies together")
+def packed_samples_per_s(network, config: dict, samplers: list, x: torch.Tensor, y: torch.Tensor,
+                         epochs: int = 3) -> float:
+    """Samples/s of all copies together (one per sampler, `network()` each), over `epochs` - 1 epochs after one
+    warm-up epoch; `config` is the expert's (its seed replaced per copy)."""
+    configs = [{**config, "seed": k} for k in range(len(samplers))]
+    module = PackedExpertModule(Copies(configs, [network() for _ in samplers]), threading.Event())
+    batches = PackedBatches((x, y), config["batch_size"], PackedSamplers(samplers))
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = fit._trainer({**config, "epochs": epochs}, Path(folder), batches.steps_per_epoch, [timer],
+                               early_stopping=False)
+        trainer.fit(module, batches)
+    return (epochs - 1) * len(x) * len(samplers) / timer.seconds

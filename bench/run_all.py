@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = ["startup", "ingest", "filters", "sampler", "training", "experts", "end_to_end", "uncertainty",
-              "profile_run"]
+              "profile_run", "sweep_pack"]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS

@@ -5,7 +5,9 @@ previous  the step before the lean one (a copy of that ExpertModule below: autom
           Lightning batch per step, a finiteness check per step, plain Adam), with today's Trainer flags;
 lean      the project's trainer as it is (ExpertModule on TensorBatches chunks, the Trainer of training/fit.py);
 lean_compiled  lean with `compile: true`;
-*_reweighted   the same with the z-reweighting BucketSampler.
+*_reweighted   the same with the z-reweighting BucketSampler;
+packed_K8 K=8 copies of the expert trained together (PackedExpertModule, bench/packed_step.py): samples/s of
+          all eight, so packed_K8/lean is how many times the throughput of one network packing gives.
 
 Each variant runs WARMUP steps, then STEPS[batch] timed steps; epoch ends (checkpoints, logs) are not timed.
 The variants take turns, REPEATS rounds, and the best round counts (the machine is shared: a slow round is
@@ -26,6 +28,7 @@ import pytorch_lightning as pl
 import torch
 
 from common import report
+from packed_step import PACK, packed_samples_per_s
 from neuro_trigger.configs import configs
 from neuro_trigger.data import synthetic
 from neuro_trigger.data.sampler import BucketSampler
@@ -157,6 +160,13 @@ def lean(x, y, sampler, batch: int, steps: int, **changes) -> float:
     return trained(ExpertModule(network(), config), batches, config, steps)
 
 
+def packed(x, y, batch: int, steps: int) -> float:
+    """PACK copies, each on its own row order, over epochs of `steps` steps."""
+    rows = min(len(x), steps * batch)
+    return packed_samples_per_s(network, expert_config(batch), [PermutationSampler(rows, k) for k in range(PACK)],
+                                x[:rows], y[:rows])
+
+
 def main() -> None:
     tracks = synthetic.generate(ROWS, seed=8)
     x, y = torch.from_numpy(tracks.inputs), torch.from_numpy(tracks.reco.astype(np.float32))
@@ -174,9 +184,10 @@ def main() -> None:
         "lean_compiled": lambda b, n: lean(x, y, uniform(), b, n, compile=True),
         "previous_reweighted": lambda b, n: previous(x, y, reweighted(), b, n),
         "lean_reweighted": lambda b, n: lean(x, y, reweighted(), b, n),
+        f"packed_K{PACK}": lambda b, n: packed(x, y, b, n),
     }
     ratios = [("lean", "raw"), ("lean", "previous"), ("lean_compiled", "lean"),
-              ("lean_reweighted", "previous_reweighted")]
+              ("lean_reweighted", "previous_reweighted"), (f"packed_K{PACK}", "lean"), (f"packed_K{PACK}", "raw")]
     rows = []
     for batch, steps in STEPS.items():
         best = dict.fromkeys(variants, 0.0)
