@@ -43,7 +43,7 @@ def packed_samples_per_s(network, config: dict, samplers: list, x: torch.Tensor,
     batches = PackedBatches((x, y), config["batch_size"], PackedSamplers(samplers))
     timer = EpochTimer()
     with tempfile.TemporaryDirectory() as folder:
-        trainer = fit._trainer({**config, "epochs": epochs}, Path(folder), batches.steps_per_epoch, [timer],
+        trainer = fit._trainer({**config, "epochs": epochs}, Path(folder), len(batches), [timer],
                                early_stopping=False)
         trainer.fit(module, batches)
     return (epochs - 1) * len(x) * len(samplers) / timer.seconds

@@ -140,8 +140,7 @@ def trained(module: pl.LightningModule, batches: TensorBatches, config: dict, st
     no validation, so no best-checkpoint callback)."""
     timer = StepTimer(WARMUP * config["batch_size"], steps * config["batch_size"])
     with tempfile.TemporaryDirectory() as folder:
-        steps_per_epoch = -(-batches.num_samples // config["batch_size"])
-        trainer = fit._trainer(config, Path(folder), steps_per_epoch, [fit.StopOnRequest(threading.Event()), timer])
+        trainer = fit._trainer(config, Path(folder), len(batches), [fit.StopOnRequest(threading.Event()), timer])
         try:
             trainer.fit(module, batches)
         except Enough:

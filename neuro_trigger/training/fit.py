@@ -95,8 +95,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         module, train_batches, callbacks = packed_training(data, copies, stop)
         checkpoint = None
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
-    steps_per_epoch = -(-len(train_batches.sampler) // config["batch_size"])
-    trainer = _trainer(config, expert_dir, steps_per_epoch,
+    trainer = _trainer(config, expert_dir, len(train_batches),
                        [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
                         *extra_callbacks], early_stopping=copies is None)
     last = expert_dir / "ckpts" / "last.ckpt"
@@ -154,7 +153,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     return result
 
 
-def _trainer(config: dict, expert_dir: Path, steps_per_epoch: int, callbacks: list[pl.Callback],
+def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
              early_stopping: bool = True) -> pl.Trainer:
     """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping
     (packed copies stop each on their own, inside their module)."""
@@ -169,7 +168,8 @@ def _trainer(config: dict, expert_dir: Path, steps_per_epoch: int, callbacks: li
         logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
                 CSVLogger(expert_dir, name="csv", version="")],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, steps_per_epoch), default_root_dir=expert_dir,
+        # Lightning batches (chunks of steps, or a packed epoch): metrics are logged per epoch only
+        log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
     )
 
 

@@ -3,18 +3,22 @@ wins, and (for packed sweep trials) each copy's own result."""
 import dataclasses
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
+from neuro_trigger.atomic import write_json
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.training.expert_data import ExpertData
-from neuro_trigger.atomic import write_json
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, predict_all, write_expert_plots
 from neuro_trigger.training.packed import PackedBatches, PackedSamplers
 from neuro_trigger.training.packed_module import Copies, PackedExpertModule
+
+if TYPE_CHECKING:  # fit.py imports this module
+    from neuro_trigger.training.fit import ExpertResult
 
 
 def copy_data(data: ExpertData, config: dict) -> ExpertData:
@@ -62,7 +66,7 @@ class CopyTensorBoard(pl.Callback):
 
 @torch.no_grad()
 def restore_best_copies(module: PackedExpertModule, copies: Copies, network: nn.Module, data: ExpertData,
-                        result) -> None:
+                        result: "ExpertResult") -> None:
     """Each copy's best weights into its network, the copy with the lowest best val loss into `network`,
     and every copy's predictions and summary into the result."""
     for k, copy in enumerate(copies.networks):
@@ -78,7 +82,7 @@ def restore_best_copies(module: PackedExpertModule, copies: Copies, network: nn.
                                for copy in copies.networks]
 
 
-def copy_result(packed, k: int, copies: Copies, data: ExpertData, expert_dir: Path):
+def copy_result(packed: "ExpertResult", k: int, copies: Copies, data: ExpertData, expert_dir: Path) -> "ExpertResult":
     """Copy k's own result, as an unpacked run of its config would have it: its metrics on every split,
     result.json and plots in `expert_dir` (its run folder's expert folder)."""
     if not packed.copy_predictions:  # the pack failed before any copy was evaluated

@@ -63,6 +63,9 @@ def check_packable(configs: list[dict], where: str) -> None:
 
 
 class PackedExpertModule(pl.LightningModule):
+    """Trains K copies of one expert as stacked weights; validation keeps each copy's best weights and stops
+    each copy on its own patience (a stopped copy still steps, but nothing of it is kept any more)."""
+
     def __init__(self, copies: Copies, stop: threading.Event | None = None):
         super().__init__()
         self.stop = stop

@@ -66,6 +66,8 @@ def test_seeds_run_folder_summary_and_best_copy(tmp_path, small_files, small_dat
                         f"experts={EXPERTS}", "seed=20", "--log-root", str(log_root), "-d", "three seeds",
                         *small_data_args)
     assert result.returncode == 0, result.stderr[-2000:]
+    # regression: the logging interval was once set in optimizer steps, and Lightning warned in every run
+    assert "log_every_n_steps" not in result.stderr
     run_dir = next(log_root.glob("baseline_v2/version_*"))
     summary = json.loads((run_dir / "summary.json").read_text())
     seeds = summary["seeds"]
