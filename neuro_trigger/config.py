@@ -23,6 +23,7 @@ NUMBER = (int, float)
 MAX_NESTING = 32  # levels of lists/dicts in one -m value
 MAX_BUCKETS = 10_000  # dist.n_buckets: more buckets than this only costs memory
 MAX_PACK = 64  # pack.seeds: beyond this a packed step is as slow as the networks one by one
+PACKABLE_KEYS = ("seed", "learning_rate", "weight_decay")  # what networks trained in one pack may differ in
 
 
 def _number_text(x: float) -> str:

@@ -79,33 +79,36 @@ def log_root_of(request: RunRequest) -> Path:
     return folder.PRODUCTION_LOG_ROOT if request.production else folder.DEBUG_LOG_ROOT
 
 
-def _build_networks(config: dict) -> dict[int, torch.nn.Module]:
-    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG)."""
-    source = config["load_pre_trained_weights"]
-    weights = export.read_weights(source) if source else None
-    return {x: _network(x, config_lib.for_expert(config, x), weights, source) for x in config["experts"]}
+def _build_networks(config: dict, weights: dict | None = None) -> dict[int, torch.nn.Module]:
+    """One network per expert, initialised from the seed (in the main thread, so threads never race on RNG);
+    `weights`: the config's pre-trained weights when the caller has read them already."""
+    weights = _pre_trained(config) if weights is None else weights
+    return {x: _network(x, config_lib.for_expert(config, x), weights) for x in config["experts"]}
 
 
-def _build_copies(config: dict, networks: dict[int, torch.nn.Module]) -> dict[int, Copies]:
+def _build_copies(config: dict, networks: dict[int, torch.nn.Module], weights: dict | None) -> dict[int, Copies]:
     """With `pack`, each expert's copies, one per seed, checked to be packable (else empty)."""
     copies = {}
-    source = config["load_pre_trained_weights"]
-    weights = export.read_weights(source) if source else None
     for expert in config["experts"]:
         configs = seeds.copy_configs(config_lib.for_expert(config, expert))
         if configs:
             seeds.check_copies(expert, configs, networks[expert])
-            copies[expert] = Copies(configs, [_network(expert, c, weights, source) for c in configs])
+            copies[expert] = Copies(configs, [_network(expert, c, weights) for c in configs])
     return copies
 
 
-def _network(expert: int, expert_config: dict, weights: dict | None, source: str | None) -> torch.nn.Module:
+def _pre_trained(config: dict) -> dict | None:
+    source = config["load_pre_trained_weights"]
+    return export.read_weights(source) if source else None
+
+
+def _network(expert: int, expert_config: dict, weights: dict | None) -> torch.nn.Module:
     with torch.random.fork_rng():
         torch.manual_seed((expert_config["seed"] * 10 + expert + 1) % 2 ** 64)  # seeds reach 2**63
         network = build_network(expert_config)
     _dry_build(expert, expert_config, network)
     if weights is not None:
-        export.load_weights(network, weights, expert, source)
+        export.load_weights(network, weights, expert, expert_config["load_pre_trained_weights"])
     return network
 
 
@@ -136,8 +139,9 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
-    networks = _build_networks(config)
-    copies = _build_copies(config, networks)
+    weights = _pre_trained(config)
+    networks = _build_networks(config, weights)
+    copies = _build_copies(config, networks, weights)
     prepared = expert_data.select(config, config["experts"], data, references)
     return data, hashes, (networks, copies), prepared
 
@@ -199,10 +203,11 @@ def execute_pack(requests: list[RunRequest]) -> list[tuple[Path, int]]:
     if len({json.dumps(c["data"], sort_keys=True) for c in configs}) > 1:
         raise UserError("runs packed together must use the same data files")
     data, hashes, (networks, _), prepared = _prepare(configs[0], log_root, resolve_files(configs[0]["data"]))
-    per_run = [_build_networks(c) for c in configs]  # apart from `networks`, which receives the best copy
     copy_configs = {x: [config_lib.for_expert(c, x) for c in configs] for x in configs[0]["experts"]}
     for x, expert_configs in copy_configs.items():
         seeds.check_copies(x, expert_configs, networks[x])
+    weights = _pre_trained(configs[0])  # the same for all: checked just above
+    per_run = [_build_networks(c, weights) for c in configs]  # apart from `networks`, which receives the best copy
     data_time = time.time() - started
     outputs = [_claim(r, c, log_root, data, hashes, started, data_time) for r, c in zip(requests, configs)]
     for k, output in enumerate(outputs):

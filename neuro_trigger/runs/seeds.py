@@ -86,7 +86,6 @@ def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Co
                  test["std"] or 0.0)
 
 
-
 def _expert_spread(data, copy_predictions: list[dict], config: dict) -> dict:
     """One expert's metrics per split, as mean and std over its copies."""
     return {split: spread([evaluate(p[split], data.splits[split].reco, data.reference[split], config["z_cut_cm"],

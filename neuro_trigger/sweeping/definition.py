@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from neuro_trigger.atomic import write_json
+from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
 from neuro_trigger.sweeping.space import Space, encode, nested
@@ -92,9 +93,6 @@ class Definition:
         data = dict(data)
         data["space"] = Space.from_json(data["space"])
         return cls(**data)
-
-
-PACKABLE_KEYS = ("seed", "learning_rate", "weight_decay")  # what trials packed together may differ in
 
 
 def packable(overrides: dict, other: dict) -> bool:

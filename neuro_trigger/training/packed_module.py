@@ -16,13 +16,13 @@ import torch
 from torch import nn
 
 from neuro_trigger import models
+from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.training.module import VAL_LOGGED
 from neuro_trigger.training.packed import PackedNetwork
 from neuro_trigger.training.stop import TrainingStopped
 
-PER_COPY_KEYS = ("seed", "learning_rate", "weight_decay")  # what copies of one pack may differ in
 COUPLED_DECAY = ("Adam", "SGD")  # weight decay added to the gradient; AdamW decays the weights
 
 
@@ -49,13 +49,13 @@ class Copies:
 
 def check_packable(configs: list[dict], where: str) -> None:
     """Copies must share everything but seed, learning rate and weight decay (and Rprop the rate too)."""
-    first = {k: v for k, v in configs[0].items() if k not in PER_COPY_KEYS}
+    first = {k: v for k, v in configs[0].items() if k not in PACKABLE_KEYS}
     for config in configs[1:]:
         differ = sorted(k for k in set(first) | set(config)
-                        if k not in PER_COPY_KEYS and config.get(k) != first.get(k))
+                        if k not in PACKABLE_KEYS and config.get(k) != first.get(k))
         if differ:
             raise UserError(f"{where}: packed copies differ in {', '.join(differ)}; "
-                            f"they may differ only in {', '.join(PER_COPY_KEYS)}")
+                            f"they may differ only in {', '.join(PACKABLE_KEYS)}")
     if configs[0]["optim"] == "Rprop" and len({c["learning_rate"] for c in configs}) > 1:
         raise UserError(f"{where}: Rprop copies with different learning rates cannot be packed")
     if configs[0].get("quantization_aware"):
