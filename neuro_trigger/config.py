@@ -103,7 +103,8 @@ SCHEMA: dict[str, Key] = {
     "compile": Key((bool,), "Train through torch.compile of the network (falls back to eager, with a warning, "
                             "when compiling fails). On CPU it pays only at large batches (>= 512) and costs "
                             "seconds to a minute of compiling per expert.", "true"),
-    "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end).", "10", Range(1)),
+    "plot_every": Key((int,), "Plot to TensorBoard every this many epochs (and at the end); a plot is skipped while "
+                      "plotting has taken over 5% of the training time.", "10", Range(1)),
     "z_cut_cm": Key(NUMBER, "|z| cut in cm for the trigger efficiency and background rejection figures.", "20",
                     Range(0, 100, low_open=True)),
     "save_train_predictions": Key((bool,), "Also write predictions_train.csv.gz (the train split is the largest; "

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TextIO
 
 from neuro_trigger.sweeping import report, worker
+from neuro_trigger.training.threads import usable_cores
 
 
 def core_shares(workers: int) -> list[list[int]]:
     """The usable cores split among at most `workers` workers (never more workers than cores)."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = usable_cores()
     count = max(1, min(workers, len(cores)))
     return [cores[i::count] for i in range(count)]
 

@@ -26,6 +26,7 @@ from neuro_trigger.sweeping import definition as definition_lib
 from neuro_trigger.sweeping import study as study_lib
 from neuro_trigger.sweeping.definition import Definition, packable
 from neuro_trigger.sweeping.space import decode, encode
+from neuro_trigger.training.threads import usable_cores
 
 log = logging.getLogger("neuro_trigger.sweep")
 PR_SET_PDEATHSIG = 1
@@ -266,8 +267,8 @@ def limit_cores(cores: list[int] | None) -> int:
 
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(available)
+    available = len(usable_cores())
+    torch.set_num_threads(available)  # the trial's evaluation and export; its experts train as threads.py says
     return available
 
 
@@ -305,7 +306,7 @@ def slurm_cores() -> list[int] | None:
     """The task's share of the node when SLURM does not pin tasks itself (no task/affinity or cgroup plugin):
     `cpus` cores, chosen by array task id, so that tasks on one node do not oversubscribe it."""
     wanted = int(os.environ.get("SLURM_CPUS_PER_TASK", "0") or 0)
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = usable_cores()
     if not 0 < wanted < len(cores):
         return None
     start = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0") or 0) * wanted

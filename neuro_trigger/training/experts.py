@@ -4,7 +4,6 @@ The main thread only starts the threads and waits; a failing expert is logged wi
 traceback (to app.log and its expert_<x>.log) and recorded, and the others finish.
 """
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,7 @@ from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.fit import ExpertResult, fit_expert
 from neuro_trigger.training.packed_module import Copies
 from neuro_trigger.training.progress import ProgressBoard, show_until_done
+from neuro_trigger.training.threads import experts_at_once, expert_torch_threads
 
 log = logging.getLogger("neuro_trigger.experts")
 
@@ -35,12 +35,8 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
     trainable = list(prepared)
     # at most one expert per core: the Lightning loop and plotting hold the GIL, so more threads than
     # cores only add contention (bench/experts.py: 5 threads on 2 cores took 1.29x the sequential time)
-    # the cores this process may use (a sweep worker or SLURM task gets a share of the machine)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    concurrent = max(1, min(workers, cores, len(trainable)))
+    concurrent = experts_at_once(workers, len(trainable))
     slots = threading.Semaphore(concurrent)
-    torch.set_num_threads(max(1, cores // concurrent))
-    log.info("%d experts, %d at a time, %d torch threads each", len(trainable), concurrent, torch.get_num_threads())
 
     def work(expert: int) -> None:
         with slots:
@@ -56,7 +52,9 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
                 results[expert] = ExpertResult(expert, "failed", error=f"{type(e).__name__}: {e}")
 
     threads = [threading.Thread(target=work, args=(x,), name=expert_thread_name(x), daemon=True) for x in trainable]
-    for thread in threads:
-        thread.start()
-    show_until_done(board, threads)
+    with expert_torch_threads() as torch_threads:
+        log.info("%d experts, %d at a time, %d torch thread(s) each", len(trainable), concurrent, torch_threads)
+        for thread in threads:
+            thread.start()
+        show_until_done(board, threads)
     return {x: results[x] for x in prepared}

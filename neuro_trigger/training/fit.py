@@ -16,11 +16,12 @@ from typing import Iterator
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.training.batches import TensorBatches, steps_per_chunk
+from neuro_trigger.training.checkpoints import LatestEpochCheckpoint, write_best
 from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
@@ -88,16 +89,13 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         module = ExpertModule(network, config, label=f"expert {data.expert}")
         train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data),
                                       steps_per_chunk(config["batch_size"]))
-        checkpoint = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="best", monitor="val_loss", mode="min",
-                                     save_top_k=1)
-        callbacks = [checkpoint]
+        callbacks = []
     else:
         module, train_batches, callbacks = packed_training(data, copies, stop)
-        checkpoint = None
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     trainer = _trainer(config, expert_dir, len(train_batches),
                        [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
-                        *extra_callbacks], early_stopping=copies is None)
+                        *extra_callbacks], stop, early_stopping=copies is None)
     last = expert_dir / "ckpts" / "last.ckpt"
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
@@ -122,11 +120,12 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
                 status = "interrupted"
         epochs = trainer.current_epoch  # complete epochs
         session_epochs = epochs - start_epoch
-        if checkpoint is not None:
-            best_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-            best_score = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None
-        else:
-            best_path, best_score = None, None  # the packed module holds each copy's best weights itself
+        best_path, best_score = None, None  # the module holds the best weights itself
+        if copies is None and module.best_weights is not None:
+            write_best(expert_dir / "ckpts" / "best.ckpt", module.best_weights, module.best_epoch,
+                       module.best_val_loss)
+            network.load_state_dict(module.best_weights)
+            best_score = module.best_val_loss
     session_time = time.monotonic() - started if session_epochs else 0.0
     networks_trained = 1 if copies is None else len(copies.networks)
     samples_per_s = (round(session_epochs * len(train_batches.sampler) * networks_trained / session_time, 1)
@@ -154,13 +153,10 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
 
 
 def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
-             early_stopping: bool = True) -> pl.Trainer:
-    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume, early stopping
-    (packed copies stop each on their own, inside their module)."""
-    # the latest epoch, every epoch (save_last only follows the best one), for --resume
-    latest = ModelCheckpoint(dirpath=expert_dir / "ckpts", filename="last", save_top_k=1, every_n_epochs=1,
-                             enable_version_counter=False)
-    callbacks = [*callbacks, latest]
+             stop: threading.Event | None = None, early_stopping: bool = True) -> pl.Trainer:
+    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume (on a time cadence and at
+    a stop request), early stopping (packed copies stop each on their own, inside their module)."""
+    callbacks = [*callbacks, LatestEpochCheckpoint(expert_dir / "ckpts", stop)]
     if early_stopping and config["early_stopping_patience"] is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
     return pl.Trainer(

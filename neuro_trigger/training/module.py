@@ -8,8 +8,12 @@ The training step is as short as a plain PyTorch loop: Lightning hands over a ch
 (`TensorBatches(steps_per_chunk=...)`) and `training_step` steps through them itself, calling the
 torch optimizer directly (manual optimization). Lightning's hooks, closures and progress tracking
 thus run once per chunk; the optimizer steps are added to its step counter (`global_step`).
+
+The best weights (lowest val_loss, as Lightning's ModelCheckpoint would pick them) are kept in memory and
+saved inside every checkpoint (`checkpoints.py`), so that writing them costs nothing per epoch.
 """
 import functools
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -38,6 +42,7 @@ class ExpertModule(pl.LightningModule):
         self.batch_size = config["batch_size"]
         self.loss_fn = models.build_loss(config)
         self.last_val_pred = None
+        self.best_val_loss, self.best_epoch, self.best_weights = float("inf"), -1, None
         self.epoch_loss = {"sum": torch.zeros(()), "rows": 0}
         # plain containers, not attributes: an nn.Module attribute would register the compiled wrapper as a
         # submodule, and every assignment goes through nn.Module's slow __setattr__
@@ -96,13 +101,34 @@ class ExpertModule(pl.LightningModule):
                            self.config["z_cut_cm"], binned=False, uncertainties=False)
         metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
         self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
-        self.log("val_loss", metrics["loss"], batch_size=len(x))
-        for name in VAL_LOGGED:
-            if np.isfinite(metrics.get(name, np.nan)):
-                self.log(f"val_{name}", metrics[name], batch_size=len(x))
+        logged_loss = float(np.float32(metrics["loss"]))  # the value Lightning logs and monitors
+        if logged_loss < self.best_val_loss:  # strictly lower, never NaN: ModelCheckpoint's rule
+            self.best_val_loss, self.best_epoch = logged_loss, self.current_epoch
+            self.best_weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+        logged = {"val_loss": metrics["loss"]}
+        logged.update({f"val_{name}": metrics[name] for name in VAL_LOGGED if np.isfinite(metrics.get(name, np.nan))})
+        self.log_dict(logged, batch_size=len(x))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["best"] = {"val_loss": self.best_val_loss, "epoch": self.best_epoch, "weights": self.best_weights}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        best = checkpoint.get("best") or _best_of_earlier_release(checkpoint)
+        self.best_val_loss, self.best_epoch, self.best_weights = best["val_loss"], best["epoch"], best["weights"]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return models.build_optimizer(self.config, self.network.parameters())
+
+
+def _best_of_earlier_release(checkpoint: dict) -> dict:
+    """Runs of the previous release kept the best weights in best.ckpt, named in ModelCheckpoint's state."""
+    for state in checkpoint.get("callbacks", {}).values():
+        path, score = state.get("best_model_path"), state.get("best_model_score")
+        if state.get("monitor") == "val_loss" and path and score is not None and Path(path).is_file():
+            weights = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+            return {"val_loss": float(score), "epoch": -1,
+                    "weights": {k.removeprefix("network."): v for k, v in weights.items()}}
+    return {"val_loss": float("inf"), "epoch": -1, "weights": None}
 
 
 def _count_optimizer_steps(trainer: pl.Trainer, steps: int) -> None:

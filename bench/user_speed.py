@@ -1,0 +1,185 @@
+"""What a user gets (issue 24): one expert trained through `main.py` on 67k rows, its summary.json samples/s
+against a raw PyTorch loop over the same number of rows with 1 and with 2 torch threads, in the same run;
+on a quiet machine and beside a busy neighbour (a process spinning on one core).
+
+    python bench/user_speed.py                      # batch 16, 128, 2048; quiet and busy; --seeds 8 at 16, 128
+    python bench/user_speed.py --before d8eeb2a     # main.py of an older commit too (a git worktree), same run
+    python bench/user_speed.py --profile 2048       # one epoch at batch 2048 by part (py-spy over main.py)
+
+The raw loop runs in a fresh process of its own, in its main thread, as a user's script would. Each main.py
+run is a production run of the solo expert (`-s`) of baseline_v2 without early stopping; `epochs` per batch
+below. `epoch overhead ms` is what an epoch costs beyond the raw loop's 1-thread time for its rows:
+validation, checkpoints, loggers, plots and Lightning's loop. `--seeds 8` rows give the samples/s of all
+eight networks against one network's run: how many times faster than eight single runs.
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import WORK, report
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = int(os.environ.get("BENCH_USER_ROWS", 67_000))
+EPOCHS = {16: 3, 128: 12, 2048: 100}
+SEED_EPOCHS = {16: 2, 128: 4}
+RAW_STEPS = {16: 3000, 128: 1500, 2048: 300}
+PARTS = [  # (part of an epoch, a frame that marks it), first match wins
+    ("training steps", "training_step (neuro_trigger"), ("validation", "validation_step (neuro_trigger"),
+    ("TensorBoard plots", "PlotCallback"), ("checkpoints", "ModelCheckpoint"),
+    ("row order and batches", "Batches.__iter__"), ("loggers", "log"), ("rest of Lightning's loop", "")]
+
+
+def raw_loop(batch: int, threads: int) -> float:
+    """Samples/s of a plain loop (BaselineModel, fused Adam, MSE) over ROWS rows, in this process's main thread."""
+    import torch
+
+    from neuro_trigger.models import BaselineModel, HalfTanh
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x, y = torch.randn(ROWS, 27), torch.rand(ROWS, 2) * 2 - 1
+    net, loss_fn = BaselineModel(27, 2, HalfTanh()), torch.nn.MSELoss()
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3, fused=True)
+    warmup, steps = 20, RAW_STEPS[batch]
+    for step in range(warmup + steps):
+        if step == warmup:
+            start = time.perf_counter()
+        i = (step * batch) % (ROWS - batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(net(x[i:i + batch]), y[i:i + batch]).backward()
+        optimizer.step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def data_files() -> list[str]:
+    """The generator's train (ROWS rows), val and test files, made once and read once (binary cache)."""
+    folder = WORK / f"user_speed_{ROWS}"
+    files = [folder / f"neuroresults_random{i}.gz" for i in (1, 2, 3)]
+    if not all(f.is_file() for f in files):
+        subprocess.run([sys.executable, "-m", "neuro_trigger.data.synthetic", "--out", str(folder), "--rows",
+                        str(ROWS)], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", "import sys; from neuro_trigger.data import io; io.read_files(sys.argv[1:])",
+                        *map(str, files)], cwd=ROOT, check=True)
+    return [str(f) for f in files]
+
+
+def trained(tree: Path, batch: int, epochs: int, extra: list[str] = (), profile: Path | None = None) -> dict:
+    """The solo expert's entry of summary.json after `main.py` of `tree` trained it."""
+    with tempfile.TemporaryDirectory() as log_root:
+        command = [sys.executable, str(tree / "neuro_trigger" / "main.py"), "baseline_v2", "-p", "-s", "-d", "bench",
+                   "--log-root", log_root, "--data", *data_files(), *extra,
+                   "-m", f"batch_size={batch}", f"epochs={epochs}", "early_stopping_patience=None"]
+        if profile is not None:
+            command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "250",
+                       "-o", str(profile), "--", *command]
+        subprocess.run(command, cwd=tree, check=True, capture_output=True)
+        summary = json.loads(next(Path(log_root).glob("baseline_v2/version_*/summary.json")).read_text())
+    return summary["experts"]["expert_-1"]
+
+
+def raw(batch: int, threads: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "--raw-loop", str(batch), str(threads)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+class Neighbour:
+    """A process spinning on one core while the block runs (nothing when `busy` is false)."""
+
+    def __init__(self, busy: bool):
+        self.busy, self.process = busy, None
+
+    def __enter__(self):
+        if self.busy:
+            self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+def worktree(ref: str) -> Path:
+    """A checkout of `ref` beside the bench data (made once), to run its main.py in the same session."""
+    path = WORK / f"tree_{ref.replace('/', '_')}"
+    if not path.is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True,
+                       capture_output=True)
+    return path
+
+
+def speed_rows(trees: dict[str, Path]) -> list[dict]:
+    rows = []
+    for busy in (False, True):
+        for batch, epochs in EPOCHS.items():
+            with Neighbour(busy):
+                row = {"batch": batch, "neighbour": "busy" if busy else "quiet",
+                       "raw 1 thread": raw(batch, 1), "raw 2 threads": raw(batch, 2)}
+                best_raw = max(row["raw 1 thread"], row["raw 2 threads"])
+                for name, tree in trees.items():
+                    expert = trained(tree, batch, epochs)
+                    row[f"{name} main.py"] = expert["samples_per_s"]
+                    row[f"{name} / best raw"] = expert["samples_per_s"] / best_raw
+                    row[f"{name} epoch overhead ms"] = 1e3 * (expert["train_time_s"] / expert["epochs"]
+                                                              - ROWS / row["raw 1 thread"])
+            rows.append(row)
+    for batch, epochs in SEED_EPOCHS.items():
+        row = {"batch": batch, "neighbour": "quiet, --seeds 8"}
+        for name, tree in trees.items():
+            single = trained(tree, batch, epochs)["samples_per_s"]
+            packed = trained(tree, batch, epochs, ["--seeds", "8"])["samples_per_s"]
+            row.update({f"{name} main.py": packed, f"{name} / best raw": None,
+                        f"{name} seeds 8 / 1 network": packed / single})
+        rows.append(row)
+    return rows
+
+
+def epoch_profile(trees: dict[str, Path], batch: int) -> list[dict]:
+    """Milliseconds per epoch by part, from py-spy's samples of the expert thread inside `trainer.fit`
+    (sampling slows the process: compare parts with each other, and before with after)."""
+    rows = {part: {"part": part} for part, _ in PARTS}
+    for name, tree in trees.items():
+        raw_file = WORK / f"user_speed_profile_{name}.txt"
+        expert = trained(tree, batch, EPOCHS[batch], profile=raw_file)
+        seconds = collections.Counter()
+        for line in raw_file.read_text().splitlines():
+            stack, samples = line.rsplit(" ", 1)
+            if "_FitLoop.run" in stack:
+                frames = re.sub(r":\d+\)", ")", stack)
+                seconds[next(part for part, mark in PARTS if mark in frames)] += int(samples) / 250
+        for part, _ in PARTS:
+            rows[part][f"{name} ms/epoch"] = 1e3 * seconds[part] / expert["epochs"]
+    total = {"part": "all", **{k: sum(r[k] for r in rows.values()) for k in next(iter(rows.values())) if k != "part"}}
+    return [*rows.values(), total]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", metavar="GIT_REF", help="also time main.py of this commit")
+    parser.add_argument("--profile", type=int, metavar="BATCH", choices=sorted(EPOCHS),
+                        help="only the profile of one epoch at this batch size")
+    parser.add_argument("--raw-loop", nargs=2, type=int, metavar=("BATCH", "THREADS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.raw_loop:
+        print(raw_loop(*args.raw_loop))
+        return
+    trees = {"after": ROOT}
+    if args.before:
+        trees = {"before": worktree(args.before), **trees}
+    note = f"{ROWS} training rows, 2-core machine, load {os.getloadavg()[0]:.1f} at the start"
+    if args.profile:
+        report("user_speed_epoch", epoch_profile(trees, args.profile), f"batch {args.profile}, {note}")
+    else:
+        report("user_speed", speed_rows(trees), f"samples/s, epochs {EPOCHS}, seeds epochs {SEED_EPOCHS}, {note}")
+
+
+if __name__ == "__main__":
+    main()
