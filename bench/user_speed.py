@@ -10,7 +10,8 @@ The raw loop runs in a fresh process of its own, in its main thread, as a user's
 run is a production run of the solo expert (`-s`) of baseline_v2 without early stopping; `epochs` per batch
 below. `epoch overhead ms` is what an epoch costs beyond the raw loop's 1-thread time for its rows:
 validation, checkpoints, loggers, plots and Lightning's loop. `--seeds 8` rows give the samples/s of all
-eight networks against one network's run: how many times faster than eight single runs.
+eight networks against one network's run: how many times faster than eight single runs. The last rows
+train the five experts of `baseline_v2 -p` one and two at a time (`workers`).
 """
 import argparse
 import collections
@@ -70,18 +71,19 @@ def data_files() -> list[str]:
     return [str(f) for f in files]
 
 
-def trained(tree: Path, batch: int, epochs: int, extra: list[str] = (), profile: Path | None = None) -> dict:
-    """The solo expert's entry of summary.json after `main.py` of `tree` trained it."""
+def trained(tree: Path, batch: int, epochs: int, extra: list[str] = (), profile: Path | None = None,
+            solo: bool = True) -> dict:
+    """The summary.json of `main.py` of `tree` (the solo expert's entry, with `solo`)."""
     with tempfile.TemporaryDirectory() as log_root:
-        command = [sys.executable, str(tree / "neuro_trigger" / "main.py"), "baseline_v2", "-p", "-s", "-d", "bench",
-                   "--log-root", log_root, "--data", *data_files(), *extra,
+        command = [sys.executable, str(tree / "neuro_trigger" / "main.py"), "baseline_v2", "-p", "-d", "bench",
+                   *(["-s"] if solo else []), "--log-root", log_root, "--data", *data_files(), *extra,
                    "-m", f"batch_size={batch}", f"epochs={epochs}", "early_stopping_patience=None"]
         if profile is not None:
             command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "250",
                        "-o", str(profile), "--", *command]
         subprocess.run(command, cwd=tree, check=True, capture_output=True)
         summary = json.loads(next(Path(log_root).glob("baseline_v2/version_*/summary.json")).read_text())
-    return summary["experts"]["expert_-1"]
+    return summary["experts"]["expert_-1"] if solo else summary
 
 
 def raw(batch: int, threads: int) -> float:
@@ -142,6 +144,20 @@ def speed_rows(trees: dict[str, Path]) -> list[dict]:
     return rows
 
 
+def five_experts(trees: dict[str, Path], batch: int = 128, epochs: int = 12) -> list[dict]:
+    """The five experts of baseline_v2 (the same 67k rows, split by hit pattern), one or two at a time:
+    the wall time of their threads (training, evaluation, plots) and their summed samples/s."""
+    rows = []
+    for workers in (1, 2):
+        row = {"batch": batch, "neighbour": f"quiet, 5 experts, workers={workers}"}
+        for name, tree in trees.items():
+            summary = trained(tree, batch, epochs, ["-m", f"workers={workers}"], solo=False)
+            row[f"{name} experts_s"] = summary["timing"]["experts_s"]
+            row[f"{name} train s (sum)"] = sum(e["train_time_s"] for e in summary["experts"].values())
+        rows.append(row)
+    return rows
+
+
 def epoch_profile(trees: dict[str, Path], batch: int) -> list[dict]:
     """Milliseconds per epoch by part, from py-spy's samples of the expert thread inside `trainer.fit`
     (sampling slows the process: compare parts with each other, and before with after)."""
@@ -178,7 +194,8 @@ def main() -> None:
     if args.profile:
         report("user_speed_epoch", epoch_profile(trees, args.profile), f"batch {args.profile}, {note}")
     else:
-        report("user_speed", speed_rows(trees), f"samples/s, epochs {EPOCHS}, seeds epochs {SEED_EPOCHS}, {note}")
+        report("user_speed", speed_rows(trees) + five_experts(trees),
+               f"samples/s, epochs {EPOCHS}, seeds epochs {SEED_EPOCHS}, {note}")
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@ class StopOnRequest(pl.Callback):
     """Ends training at the next chunk of steps (at most 64 steps or 65536 rows, see `batches.steps_per_chunk`)
     once the run asks all experts to stop.
 
-    The unfinished epoch is dropped, so `last.ckpt` stays at the last complete epoch and a resumed
-    run continues exactly where an uninterrupted one would be.
+    The unfinished epoch is dropped, so `last.ckpt` stays at the last written epoch (`checkpoints.py`) and a
+    resumed run continues exactly where an uninterrupted one would be.
     """
 
     def __init__(self, stop: threading.Event):

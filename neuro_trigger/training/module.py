@@ -22,12 +22,10 @@ import torch
 from torch import nn
 
 from neuro_trigger import models
-from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.hardware.quantization_aware import FixedPointForward
 from neuro_trigger.training.compiled import CompiledForward
+from neuro_trigger.training.validation import ValidationFigures
 
-VAL_LOGGED = ("loss_old", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_vs_old",
-              "z_diff_std_trimmed", "z_diff_std_trimmed_vs_old")
 
 
 class ExpertModule(pl.LightningModule):
@@ -42,6 +40,7 @@ class ExpertModule(pl.LightningModule):
         self.batch_size = config["batch_size"]
         self.loss_fn = models.build_loss(config)
         self.last_val_pred = None
+        self.validation_figures: ValidationFigures | None = None  # made at the first validation, from its split
         self.best_val_loss, self.best_epoch, self.best_weights = float("inf"), -1, None
         self.epoch_loss = {"sum": torch.zeros(()), "rows": 0}
         # plain containers, not attributes: an nn.Module attribute would register the compiled wrapper as a
@@ -97,17 +96,16 @@ class ExpertModule(pl.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, y, reference = batch
         pred = self.network(x) if self.fixed_point is None else self.fixed_point(self.network, x)
-        metrics = evaluate(pred.double().numpy(), y.double().numpy(), reference.double().numpy(),
-                           self.config["z_cut_cm"], binned=False, uncertainties=False)
-        metrics["loss"] = float(self.loss_fn(pred, y[:, :self.out_size]))
+        self.validation_figures = self.validation_figures or ValidationFigures(y.double().numpy(), reference.double().numpy())
+        loss = float(self.loss_fn(pred, y[:, :self.out_size]))
         self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
-        logged_loss = float(np.float32(metrics["loss"]))  # the value Lightning logs and monitors
+        logged_loss = float(np.float32(loss))  # the value Lightning logs and monitors
         if logged_loss < self.best_val_loss:  # strictly lower, never NaN: ModelCheckpoint's rule
             self.best_val_loss, self.best_epoch = logged_loss, self.current_epoch
             self.best_weights = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
-        logged = {"val_loss": metrics["loss"]}
-        logged.update({f"val_{name}": metrics[name] for name in VAL_LOGGED if np.isfinite(metrics.get(name, np.nan))})
-        self.log_dict(logged, batch_size=len(x))
+        figures = self.validation_figures.figures(pred.double().numpy())
+        self.log_dict({"val_loss": loss, **{f"val_{name}": value for name, value in figures.items()}},
+                      batch_size=len(x))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["best"] = {"val_loss": self.best_val_loss, "epoch": self.best_epoch, "weights": self.best_weights}

@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -18,10 +17,9 @@ from torch import nn
 from neuro_trigger import models
 from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.errors import UserError
-from neuro_trigger.evaluation.metrics import evaluate
-from neuro_trigger.training.module import VAL_LOGGED
 from neuro_trigger.training.packed import PackedNetwork
 from neuro_trigger.training.stop import TrainingStopped
+from neuro_trigger.training.validation import ValidationFigures
 
 COUPLED_DECAY = ("Adam", "SGD")  # weight decay added to the gradient; AdamW decays the weights
 
@@ -89,6 +87,7 @@ class PackedExpertModule(pl.LightningModule):
         for i, p in enumerate(self.network.parameters()):
             self.register_buffer(f"best_{i}", p.detach().clone())
         self.last_val_pred = None
+        self.validation_figures: ValidationFigures | None = None  # made at the first validation, from its split
 
     @property
     def active(self) -> torch.Tensor:
@@ -170,15 +169,13 @@ class PackedExpertModule(pl.LightningModule):
             self.trainer.should_stop = True
         shown = torch.where(active | improved, losses, float("inf"))
         best = int(torch.argmin(shown)) if torch.isfinite(shown).any() else int(torch.argmin(self.best_val))
-        metrics = evaluate(pred[best].double().numpy(), y.double().numpy(), reference.double().numpy(),
-                           self.config["z_cut_cm"], binned=False, uncertainties=False)
+        self.validation_figures = self.validation_figures or ValidationFigures(y.double().numpy(),
+                                                                                reference.double().numpy())
+        figures = self.validation_figures.figures(pred[best].double().numpy())
         self.last_val_pred = pred[best].numpy()  # (N, out) for the plot callback
-        self.log("val_loss", float(losses[best]), batch_size=x.shape[0])
-        for k, label in enumerate(self.labels):
-            self.log(f"val_loss_{label}", float(losses[k]), batch_size=x.shape[0])
-        for name in VAL_LOGGED:
-            if np.isfinite(metrics.get(name, np.nan)):
-                self.log(f"val_{name}", metrics[name], batch_size=x.shape[0])
+        self.log_dict({"val_loss": float(losses[best]),
+                       **{f"val_loss_{label}": float(losses[k]) for k, label in enumerate(self.labels)},
+                       **{f"val_{name}": value for name, value in figures.items()}}, batch_size=x.shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         if self.per_copy:

@@ -122,3 +122,18 @@ def test_experts_train_with_one_torch_thread_and_the_main_thread_gets_its_own_ba
     assert torch.get_num_threads() == before
     assert threads.experts_at_once(workers=8, experts=5) == min(5, len(threads.usable_cores()))
     assert threads.experts_at_once(workers=2, experts=1) == 1
+
+
+def test_validation_figures_are_those_of_the_full_evaluation():
+    from neuro_trigger.evaluation.metrics import evaluate
+    from neuro_trigger.training.validation import LOGGED, ValidationFigures
+
+    tracks = synthetic.generate(3000, seed=9)
+    rng = np.random.default_rng(1)
+    figures = ValidationFigures(tracks.reco, tracks.old)
+    for out_size in (1, 2):
+        pred = tracks.reco[:, :out_size] + rng.normal(0, 0.05, (3000, out_size))
+        full = evaluate(pred, tracks.reco, tracks.old, 20.0, binned=False, uncertainties=False)
+        cheap = figures.figures(pred)
+        assert sorted(cheap) == sorted(LOGGED)
+        assert all(cheap[name] == full[name] for name in LOGGED)
