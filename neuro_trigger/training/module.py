@@ -27,7 +27,6 @@ from neuro_trigger.training.compiled import CompiledForward
 from neuro_trigger.training.validation import ValidationFigures
 
 
-
 class ExpertModule(pl.LightningModule):
     """Trains one expert network on (inputs, targets) batches; validation compares it with the reference."""
 
@@ -96,7 +95,8 @@ class ExpertModule(pl.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         x, y, reference = batch
         pred = self.network(x) if self.fixed_point is None else self.fixed_point(self.network, x)
-        self.validation_figures = self.validation_figures or ValidationFigures(y.double().numpy(), reference.double().numpy())
+        if self.validation_figures is None:
+            self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy())
         loss = float(self.loss_fn(pred, y[:, :self.out_size]))
         self.last_val_pred = pred.detach().numpy()  # (N, out) for the plot callback
         logged_loss = float(np.float32(loss))  # the value Lightning logs and monitors

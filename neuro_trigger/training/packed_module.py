@@ -169,8 +169,8 @@ class PackedExpertModule(pl.LightningModule):
             self.trainer.should_stop = True
         shown = torch.where(active | improved, losses, float("inf"))
         best = int(torch.argmin(shown)) if torch.isfinite(shown).any() else int(torch.argmin(self.best_val))
-        self.validation_figures = self.validation_figures or ValidationFigures(y.double().numpy(),
-                                                                                reference.double().numpy())
+        if self.validation_figures is None:
+            self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy())
         figures = self.validation_figures.figures(pred[best].double().numpy())
         self.last_val_pred = pred[best].numpy()  # (N, out) for the plot callback
         self.log_dict({"val_loss": float(losses[best]),

@@ -137,3 +137,28 @@ def test_validation_figures_are_those_of_the_full_evaluation():
         cheap = figures.figures(pred)
         assert sorted(cheap) == sorted(LOGGED)
         assert all(cheap[name] == full[name] for name in LOGGED)
+
+
+def tensorboard_plot_epochs(folder: Path, monkeypatch, share: float) -> list[int]:
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from neuro_trigger.training import plot_callback
+
+    monkeypatch.setattr(plot_callback, "PLOT_SHARE", share)
+    tracks = synthetic.generate(ROWS, seed=4)
+    plotter = plot_callback.PlotCallback(tracks.reco[:400], tracks.old[:400], every=1, expert=0)
+    module = ExpertModule(build_network(expert_config()), expert_config())
+    trainer = pl.Trainer(max_epochs=4, accelerator="cpu", devices=1, logger=TensorBoardLogger(folder, "tb", ""),
+                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                         num_sanity_val_steps=0,
+                         callbacks=[plotter])
+    trainer.fit(module, *batches())
+    events = EventAccumulator(str(folder / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    return [e.step for e in events.Images("val/z_reco_vs_pred")]
+
+
+def test_tensorboard_plots_follow_plot_every_within_their_share_of_the_training_time(tmp_path, monkeypatch):
+    assert tensorboard_plot_epochs(tmp_path / "all", monkeypatch, share=1e9) == [0, 1, 2, 3]
+    assert tensorboard_plot_epochs(tmp_path / "first_and_last", monkeypatch, share=0.0) == [0, 3]
