@@ -5,6 +5,8 @@ on a quiet machine and beside a busy neighbour (a process spinning on one core).
     python bench/user_speed.py                      # batch 16, 128, 2048; quiet and busy; --seeds 8 at 16, 128
     python bench/user_speed.py --before d8eeb2a     # main.py of an older commit too (a git worktree), same run
     python bench/user_speed.py --profile 2048       # one epoch at batch 2048 by part (py-spy over main.py)
+    python bench/user_speed.py --threads            # the raw loop in the main thread or a worker thread, 1 or 2
+                                                    # torch threads (the measurement behind training/threads.py)
 
 The raw loop runs in a fresh process of its own, in its main thread, as a user's script would. Each main.py
 run is a production run of the solo expert (`-s`) of baseline_v2 without early stopping; `epochs` per batch
@@ -37,13 +39,14 @@ PARTS = [  # (part of an epoch, a frame that marks it), first match wins
     ("row order and batches", "Batches.__iter__"), ("loggers", "log"), ("rest of Lightning's loop", "")]
 
 
-def raw_loop(batch: int, threads: int) -> float:
-    """Samples/s of a plain loop (BaselineModel, fused Adam, MSE) over ROWS rows, in this process's main thread."""
+def raw_loop(batch: int, threads: int | None = None) -> float:
+    """Samples/s of a plain loop (BaselineModel, fused Adam, MSE) over ROWS rows, in the calling thread."""
     import torch
 
     from neuro_trigger.models import BaselineModel, HalfTanh
 
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     x, y = torch.randn(ROWS, 27), torch.rand(ROWS, 2) * 2 - 1
     net, loss_fn = BaselineModel(27, 2, HalfTanh()), torch.nn.MSELoss()
@@ -144,6 +147,34 @@ def speed_rows(trees: dict[str, Path]) -> list[dict]:
     return rows
 
 
+def thread_policy() -> list[dict]:
+    """The raw loop in this process's main thread and in a worker thread, with 1 and 2 torch threads, after the
+    main thread ran torch ops (as a run's main thread has), quiet and beside a busy neighbour."""
+    import threading
+
+    import torch
+
+    torch.randn(500, 500) @ torch.randn(500, 500)
+    rows = []
+    for busy in (False, True):
+        with Neighbour(busy):
+            for batch in RAW_STEPS:
+                row = {"batch": batch, "neighbour": "busy" if busy else "quiet"}
+                for place in ("main thread", "expert thread"):
+                    for threads in (1, 2):
+                        torch.set_num_threads(threads)
+                        result = []
+                        if place == "main thread":
+                            result.append(raw_loop(batch))
+                        else:
+                            worker = threading.Thread(target=lambda: result.append(raw_loop(batch)))
+                            worker.start()
+                            worker.join()
+                        row[f"{place}, {threads} torch thread{'s' * (threads > 1)}"] = result[0]
+                rows.append(row)
+    return rows
+
+
 def five_experts(trees: dict[str, Path], batch: int = 128, epochs: int = 12) -> list[dict]:
     """The five experts of baseline_v2 (the same 67k rows, split by hit pattern), one or two at a time:
     the wall time of their threads (training, evaluation, plots) and their summed samples/s."""
@@ -182,6 +213,7 @@ def main() -> None:
     parser.add_argument("--before", metavar="GIT_REF", help="also time main.py of this commit")
     parser.add_argument("--profile", type=int, metavar="BATCH", choices=sorted(EPOCHS),
                         help="only the profile of one epoch at this batch size")
+    parser.add_argument("--threads", action="store_true", help="only the thread-policy measurement")
     parser.add_argument("--raw-loop", nargs=2, type=int, metavar=("BATCH", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_loop:
@@ -191,7 +223,9 @@ def main() -> None:
     if args.before:
         trees = {"before": worktree(args.before), **trees}
     note = f"{ROWS} training rows, 2-core machine, load {os.getloadavg()[0]:.1f} at the start"
-    if args.profile:
+    if args.threads:
+        report("user_speed_threads", thread_policy(), f"raw loop, samples/s, {note}")
+    elif args.profile:
         report("user_speed_epoch", epoch_profile(trees, args.profile), f"batch {args.profile}, {note}")
     else:
         report("user_speed", speed_rows(trees) + five_experts(trees),
