@@ -1,12 +1,22 @@
-"""What a run costs besides training (issue 14): `baseline_v2 -p` on 200,000 generated rows, 5 epochs.
+"""What a run costs besides training (issues 14 and 24): `baseline_v2 -p -m batch_size=2048` on 200,000
+generated rows, 5 epochs.
 
     python bench/profile_run.py                  # timing table: phases, training, non-training seconds
     python bench/profile_run.py --profile        # the same run under py-spy (every thread): top functions
     python bench/profile_run.py --rows 20000 --epochs 2 --repeats 3
+    python bench/profile_run.py --compare-to HEAD~3 --repeats 2 --profile   # before (a worktree) and after
+
+`--compare-to GIT_REF` checks the commit out into a temporary git worktree and runs the same workload from
+there and from this checkout, taking turns (before, after, before, ...), so both see the same machine load;
+the table has a column each (medians), and the load average before and after is noted.
 
 The data set is made once by the project's generator (`python -m neuro_trigger.data.synthetic --out DIR
 --rows N`, in $NEURO_TRIGGER_BENCH_DIR, default /tmp/nt_bench) and read once before the timed runs, so the
 runs read it from the binary cache, as every run after a data set's first does.
+
+The CPU seconds are those of the command and the processes it waited for: the evaluation workers, forked by
+multiprocessing's fork server, are not among them; their own time is `workers_s`. `--profile` samples them too
+(py-spy `--subprocesses`).
 
 Training time is the wall time during which at least one expert is inside `trainer.fit` (the union of the
 experts' intervals: each starts at its "training expert X" line in app.log and lasts its train_time_s), so
@@ -16,8 +26,10 @@ sum of the experts' train_time_s is printed beside it. `--profile` samples with 
 """
 import argparse
 import collections
+import contextlib
 import datetime
 import json
+import os
 import re
 import resource
 import shutil
@@ -27,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from common import RESULTS, WORK, report
 
@@ -63,16 +76,18 @@ def training_seconds(run_dir: Path, summary: dict) -> float:
     return total
 
 
-def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int) -> dict:
-    """One timed run of the workload; returns its phases in seconds."""
+def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int, batch_size: int = 2048,
+             checkout: Path = ROOT) -> dict:
+    """One timed run of the workload from `checkout`; returns its phases in seconds."""
     with tempfile.TemporaryDirectory() as log_root:
         command = [sys.executable, "neuro_trigger/main.py", "baseline_v2", "-p", "-d", "profile", "--log-root",
-                   log_root, "--data", *map(str, files), "-m", f"epochs={epochs}"]
+                   log_root, "--data", *map(str, files), "-m", f"epochs={epochs}", f"batch_size={batch_size}"]
         if profile is not None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-            command = [py_spy, "record", "--format", "raw", "--rate", str(rate), "-o", str(profile), "--", *command]
+            command = [py_spy, "record", "--subprocesses", "--format", "raw", "--rate", str(rate), "-o", str(profile),
+                       "--", *command]
         start, cpu = time.perf_counter(), _children_cpu()
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(command, cwd=checkout, check=True, capture_output=True)
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         run_dir = next(Path(log_root).glob("baseline_v2/version_*"))
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -88,7 +103,10 @@ def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int) ->
         "  expert_evaluation_s (sum over experts)": t["expert_evaluation_s"],
         "  expert_plots_s (sum over experts)": t["expert_plots_s"],
         "export_s (weights, predictions, overall metrics, plots)": t["export_s"],
-        "rest (run folder, report.html, exit)": wall - t["startup_s"] - t["data_s"] - t["experts_s"] - t["export_s"],
+        "plots_wait_s (figures still drawing after the export)": t.get("plots_wait_s", 0.0),
+        "rest (run folder, report.html, exit)": wall - t["startup_s"] - t["data_s"] - t["experts_s"] - t["export_s"]
+        - t.get("plots_wait_s", 0.0),
+        "workers_s (evaluation and figures in worker processes, not in the CPU seconds above)": t.get("workers_s", 0.0),
     }
 
 
@@ -111,24 +129,62 @@ def top_functions(raw: Path, rate: int, count: int = 30) -> list[dict]:
             + [{"kind": "self", "thread-s": n / rate, "function": f} for f, n in own.most_common(count // 2)])
 
 
+@contextlib.contextmanager
+def worktree(ref: str) -> Iterator[Path]:
+    """A temporary git worktree of `ref` (detached), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="nt_before_"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _table(columns: dict[str, list[dict]]) -> list[dict]:
+    """One row per phase, a column of medians per checkout."""
+    first = next(iter(columns.values()))
+    return [{"phase": phase, **{name: round(statistics.median(r[phase] for r in runs), 2)
+                                for name, runs in columns.items()}} for phase in first[0]]
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000, help="training rows (val and test get a quarter each)")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=2048, help="of every expert (-m batch_size=...)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs; the table shows their medians")
     parser.add_argument("--profile", action="store_true", help="one more run under py-spy: top functions")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument("--compare-to", metavar="GIT_REF", help="also run this commit (a worktree), taking turns")
     args = parser.parse_args()
     files = make_data(args.rows)
-    runs = [run_once(files, args.epochs, None, args.rate) for _ in range(args.repeats)]
-    rows = [{"phase": phase, "seconds": round(statistics.median(r[phase] for r in runs), 2)} for phase in runs[0]]
-    report("profile_run", rows, f"baseline_v2 -p, {args.rows} rows, {args.epochs} epochs, median of {args.repeats}")
-    if args.profile:
-        raw = RESULTS / "profile_run.pyspy.txt"
-        RESULTS.mkdir(exist_ok=True)
-        profiled = run_once(files, args.epochs, raw, args.rate)
-        report("profile_run_functions", top_functions(raw, args.rate),
-               f"under py-spy (command wall {profiled['command wall']:.1f} s); raw stacks in {raw}")
+    with contextlib.ExitStack() as stack:
+        checkouts = {"seconds": ROOT}
+        if args.compare_to:
+            checkouts = {f"before ({args.compare_to})": stack.enter_context(worktree(args.compare_to)),
+                         "after (this checkout)": ROOT}
+        load_before = _load()
+        runs: dict[str, list[dict]] = {name: [] for name in checkouts}
+        for _ in range(args.repeats):
+            for name, checkout in checkouts.items():
+                runs[name].append(run_once(files, args.epochs, None, args.rate, args.batch_size, checkout))
+        note = (f"baseline_v2 -p -m batch_size={args.batch_size}, {args.rows} rows, {args.epochs} epochs, median "
+                f"of {args.repeats}; load average (1/5/15 min) {load_before} before, {_load()} after")
+        report("profile_run", _table(runs), note)
+        if args.profile:
+            RESULTS.mkdir(exist_ok=True)
+            for i, (name, checkout) in enumerate(checkouts.items()):
+                raw = RESULTS / ("profile_run.pyspy.txt" if i == len(checkouts) - 1 else "profile_run_before.pyspy.txt")
+                profiled = run_once(files, args.epochs, raw, args.rate, args.batch_size, checkout)
+                report("profile_run_functions" + ("" if raw.name == "profile_run.pyspy.txt" else "_before"),
+                       top_functions(raw, args.rate),
+                       f"{name} under py-spy (command wall {profiled['command wall']:.1f} s); raw stacks in {raw}")
 
 
 if __name__ == "__main__":

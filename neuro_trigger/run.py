@@ -20,26 +20,22 @@ import torch
 
 from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import write_json, write_text
-from neuro_trigger.constants import ALL_EXPERTS, z_to_cm
+from neuro_trigger.constants import ALL_EXPERTS
 from neuro_trigger.data import io
 from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
-from neuro_trigger.evaluation import plots, report
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation import offload, report
 from neuro_trigger.evaluation.reference import compare_to_reference
-from neuro_trigger.hardware.deploy import fixed_point_predictions
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder, seeds
-from neuro_trigger.runs.combined import combine_experts
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
+from neuro_trigger.runs.overall import export_overall
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
 from neuro_trigger.training.experts import train_experts
-from neuro_trigger.training.fit import ExpertResult
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
 from neuro_trigger.training.packed_fit import copy_result
 from neuro_trigger.training.packed_module import Copies
@@ -254,14 +250,19 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
     stop = threading.Event()
     mean_stream = MeanExpertStream(training_dir / "mean_expert", list(prepared))
     try:
-        training = time.time()
-        with stop_on_signals(stop) as caught:
-            results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
-                                    lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
-                                    copies=networks[1])
-        mean_stream.close()
-        codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(), caught.exit_code)
-                 for output in outputs]
+        training, worker_seconds = time.time(), offload.worker_seconds()
+        with offload.workers():  # the experts' and the overall metrics and plots, beside the training threads
+            with stop_on_signals(stop) as caught:
+                results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
+                                        lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
+                                        copies=networks[1])
+            mean_stream.close()
+            codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
+                                    caught.exit_code) for output in outputs]
+            waiting = time.time()
+        for output in outputs:  # the plots still drawing when the export was done, and the workers' own time
+            output.summary["timing"].update({"plots_wait_s": round(time.time() - waiting, 2),
+                                             "workers_s": round(offload.worker_seconds() - worker_seconds, 2)})
         return codes
     except BaseException as e:
         for output in outputs:
@@ -295,7 +296,7 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
         results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}")
                    for x, r in results.items()}
         own_networks = {x: c.networks[output.copy] for x, c in copies.items()}
-    _export(run_dir, data, prepared, own_networks, results, summary, config)
+    export_overall(run_dir, data, prepared, own_networks, results, summary, config)
     if networks[1] and output.copy is None:
         seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
     summary.setdefault("timing", {}).update({
@@ -311,33 +312,3 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
     if unfinished:
         summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
     return stop_code if stopped else (1 if unfinished else 0)
-
-
-def _export(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict[int, ExpertResult],
-            summary: dict, config: dict) -> None:
-    """weights.json, predictions per split, and per-expert and overall metrics into the summary."""
-    trained = {x: networks[x] for x, r in results.items() if r.predictions}
-    if trained:
-        export.write_weights(run_dir, trained)
-        summary["deployable"] = export.deployability(trained)
-    precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in trained}
-    summary["experts"] = {f"expert_{x}": r.summary() for x, r in results.items()}
-    summary["metrics"] = {}
-    for split in SPLITS:
-        combined = combine_experts(data, prepared, {x: r.predictions for x, r in results.items()}, split)
-        if combined is None:
-            continue
-        tracks, pred, reference, expert = combined
-        fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of)
-        export.write_predictions(run_dir, split, tracks, pred, expert,
-                                 None if fixed is None else fixed[0].astype(np.int64),
-                                 with_csv=split != "train" or config["save_train_predictions"])
-        summary["metrics"][split] = evaluate_with_fixed(pred, None if fixed is None else fixed[1], tracks.reco,
-                                                        reference, config["z_cut_cm"])
-        if split == "test":
-            z_reco, z_pred, z_old = z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]), z_to_cm(reference[:, 0])
-            figures = plots.split_figures(z_reco, z_pred, z_old, summary["metrics"][split]["z_resolution_vs_z"],
-                                          "all experts, test", config["z_cut_cm"],
-                                          plots.theta_degrees(tracks.reco, pred, reference),
-                                          tracks.trigger_track_column("2DPt"))
-            export.write_plots(run_dir / "plots", figures)

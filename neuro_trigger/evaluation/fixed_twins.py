@@ -8,6 +8,7 @@ import numpy as np
 
 from neuro_trigger.constants import theta_to_deg, z_to_cm
 from neuro_trigger.evaluation.metrics import evaluate, evaluate_with_twin
+from neuro_trigger.hardware.fixed_point import FixedPointNetwork, Precision
 
 FIXED = "_fixed"
 # paired new-vs-old figures first (their `_err`/`_ci` belong to the comparison), then plain uncertainties
@@ -54,10 +55,21 @@ def fixed_point_metrics(fixed_pred: np.ndarray, pred: np.ndarray, reco: np.ndarr
 
 
 def evaluate_with_fixed(pred: np.ndarray, fixed_pred: np.ndarray | None, reco: np.ndarray, reference: np.ndarray,
-                        z_cut_cm: float) -> dict:
+                        z_cut_cm: float, bootstrapped: bool = True) -> dict:
     """`evaluate` of the float predictions with the `_fixed` twins of `fixed_pred` (where given) added: the
-    same result as `evaluate` plus `fixed_point_metrics`, from one bootstrap shared by both."""
-    metrics, fixed_metrics = evaluate_with_twin(pred, fixed_pred, reco, reference, z_cut_cm)
+    same result as `evaluate` plus `fixed_point_metrics`, from one bootstrap shared by both (without
+    `bootstrapped`: NaN bootstrap errors, see `evaluate_with_twin`)."""
+    metrics, fixed_metrics = evaluate_with_twin(pred, fixed_pred, reco, reference, z_cut_cm, bootstrapped=bootstrapped)
     if fixed_pred is not None:
         metrics.update({**fixed_twins(fixed_metrics), **float_vs_fixed(pred, fixed_pred)})
     return metrics
+
+
+def evaluate_split(pred: np.ndarray, fixed: FixedPointNetwork | None, inputs: np.ndarray, reco: np.ndarray,
+                   reference: np.ndarray, z_cut_cm: float, bootstrapped: bool = True) -> tuple[dict, np.ndarray | None]:
+    """(`evaluate_with_fixed` of one split, the fixed-point output node values (N, 2) or None), the fixed-point
+    predictions computed here from `fixed` and the float `inputs`: one job of plain arrays for a worker process
+    (evaluation/offload.py), so that neither the arithmetic nor the bootstrap holds the training threads' lock."""
+    nodes = None if fixed is None else fixed.nodes(inputs)
+    fixed_pred = None if nodes is None else nodes / float(Precision.of(fixed.precision).one)
+    return evaluate_with_fixed(pred, fixed_pred, reco, reference, z_cut_cm, bootstrapped), nodes

@@ -124,10 +124,11 @@ def _figures(losses: tuple, quantities: list, z_reco: np.ndarray, binned: bool, 
 
 
 def _add_uncertainties(metrics: dict, replicas: dict, names: list, n: int, outcomes: tuple, binned: bool) -> None:
-    """`X_err` for every loss, resolution and ratio (paired bootstrap), `X_ci` for efficiency and rejection."""
+    """`X_err` for every loss, resolution and ratio (paired bootstrap; NaN for figures not bootstrapped),
+    `X_ci` for efficiency and rejection."""
     for name in names:
-        if n < MIN_BOOTSTRAP_ROWS:  # a handful of tracks resampled says nothing: unknown, not zero
-            replicas[name] = np.full_like(replicas[name], np.nan)
+        if n < MIN_BOOTSTRAP_ROWS or name not in replicas:  # a handful of tracks resampled says nothing: unknown
+            replicas[name] = np.full(uncertainty.REPLICATES, np.nan)
     for name in names:
         metrics[f"{name}_err"] = uncertainty.standard_error(replicas[name])
         if not name.endswith("_old"):
@@ -193,10 +194,14 @@ def evaluate(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, z_cut_cm
 
 
 def evaluate_with_twin(pred: np.ndarray, twin: np.ndarray | None, reco: np.ndarray, reference: np.ndarray,
-                       z_cut_cm: float = 15.0, binned: bool = True) -> tuple[dict, dict | None]:
+                       z_cut_cm: float = 15.0, binned: bool = True,
+                       bootstrapped: bool = True) -> tuple[dict, dict | None]:
     """(`evaluate` of `pred`, `evaluate` of `twin`) with uncertainties, from one bootstrap: the twin (the same
     network in fixed point) reuses the resampled tracks and the old network's figures, so it costs about half
-    of a second `evaluate`; both results are the same as two separate calls."""
+    of a second `evaluate`; both results are the same as two separate calls.
+
+    Without `bootstrapped` (a split no verdict or report shows) the bootstrap errors are NaN; the same keys,
+    and the Wilson intervals and paired differences of efficiency and rejection (closed forms), are there."""
     results, names_of, outcomes_of = [], [], []
     figures: dict = {}
     for i, p in enumerate([pred] if twin is None else [pred, twin]):
@@ -204,12 +209,13 @@ def evaluate_with_twin(pred: np.ndarray, twin: np.ndarray | None, reco: np.ndarr
         results.append(metrics)
         if losses is None:
             continue
-        own = _figures(losses, quantities, z_reco, binned, with_old=i == 0)
-        figures.update({f"twin:{k}" if i else k: v for k, v in own.items()})
+        if bootstrapped:
+            own = _figures(losses, quantities, z_reco, binned, with_old=i == 0)
+            figures.update({f"twin:{k}" if i else k: v for k, v in own.items()})
         names_of.append(_figure_names(quantities))
         outcomes_of.append(outcomes)
-    if figures:
-        replicas = uncertainty.bootstrap(len(reco), figures)
+    if names_of:
+        replicas = uncertainty.bootstrap(len(reco), figures) if figures else {}
         for i, (metrics, names, outcomes) in enumerate(zip(results, names_of, outcomes_of)):
             mine = dict(replicas)
             if i:  # the twin's own figures under their plain names; the old network's are shared

@@ -4,6 +4,7 @@ Uses the object-oriented API without pyplot, so expert threads can draw at the s
 All z values in cm.
 """
 import re
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -13,6 +14,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatterSciNotation  # noqa: E402
 
+from neuro_trigger.atomic import atomic_path  # noqa: E402
 from neuro_trigger.constants import theta_to_deg  # noqa: E402
 from neuro_trigger.evaluation.metrics import (BACKGROUND_Z_CM, IP_Z_CM, binned_resolution,  # noqa: E402
                                               trimmed_std)
@@ -264,3 +266,26 @@ def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, bin
             binned_resolution(np.asarray(pt_gev, float)[known], diff[known], diff_old[known], PT_EDGES_GEV),
             "pT [GeV]", title, log_x=True)
     return figures
+
+
+def write_figures(folder: Path, figures: dict[str, Figure]) -> list[Path]:
+    """Save figures as `<folder>/<name>.png` (atomically); returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = folder / f"{name}.png"
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png")
+        paths.append(path)
+    return paths
+
+
+def write_split_plots(folder: Path, z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict,
+                      title: str, z_cut_cm: float | None = None, theta: tuple | None = None,
+                      pt_gev: np.ndarray | None = None, buckets: tuple | None = None) -> list[Path]:
+    """The PNGs of `split_figures` in `folder`, and with `buckets` (z_train, edges, probabilities, title) the
+    sampler's `z_buckets.png`: one job of plain arrays, which a worker process draws (evaluation/offload.py)."""
+    figures = split_figures(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev)
+    if buckets is not None:
+        figures["z_buckets"] = bucket_probabilities(*buckets)
+    return write_figures(folder, figures)

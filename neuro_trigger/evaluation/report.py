@@ -9,6 +9,8 @@ from pathlib import Path
 
 from neuro_trigger.evaluation import verdict as verdict_lib
 
+# the splits whose verdict tables the page shows: the only ones whose figures get bootstrap errors in a run
+SHOWN_SPLITS = ("test", "val")
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child{text-align:left}
 .better{background:#d9f2d9}.worse{background:#f9dcdc}.unknown{color:#888}ul.verdict li{margin:4px 0}
@@ -116,7 +118,7 @@ def render(summary: dict, images: list[Path]) -> str:
         "(docs/metrics.md). Where fixed-point figures exist, the verdict is that of the fixed-point network. "
         f"Trigger figures at |z| &lt; {e(str(summary.get('metrics', {}).get('test', {}).get('z_cut_cm', '')))} cm: "
         "efficiency for |z_reco| &lt; 1 cm tracks, rejection of |z_reco| &gt; 25 cm tracks.</p>",
-        verdict_table(summary, "test"), "<h3>Validation split</h3>", verdict_table(summary, "val"),
+        verdict_table(summary, SHOWN_SPLITS[0]), "<h3>Validation split</h3>", verdict_table(summary, SHOWN_SPLITS[1]),
         seeds_section(summary, "test"),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",

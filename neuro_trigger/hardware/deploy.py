@@ -84,18 +84,29 @@ def fixed_point_network(network: nn.Module, precision) -> FixedPointNetwork | No
 
 
 def fixed_point_predictions(networks: dict[int, nn.Module], inputs: np.ndarray, expert_of_row: np.ndarray,
-                            precision_of: dict[int, tuple]) -> tuple[np.ndarray, np.ndarray] | None:
+                            precision_of: dict[int, tuple], known: dict[int, tuple] | None = None
+                            ) -> tuple[np.ndarray, np.ndarray] | None:
     """(output node values (N, 2), predictions node / 2^p_nodes (N, 2)) in fixed point, each row by its
     expert's network (-1: one network for all rows), NaN for rows of no network; None when any of the
-    networks is not deployable."""
+    networks is not deployable.
+
+    `known`: expert -> (FixedPointNetwork, node values of its rows, in the order they appear here) computed
+    before, e.g. when the expert was evaluated; used instead of computing them again where the network is
+    the same (the fixed-point network is only a few hundred integers, so that check costs nothing)."""
     fixed = {x: fixed_point_network(n, precision_of[x]) for x, n in networks.items()}
     if any(f is None for f in fixed.values()):
         return None
+    known = known or {}
     nodes = np.full((len(inputs), OUT_SIZE), np.nan)
     pred = np.full((len(inputs), OUT_SIZE), np.nan)
     for expert, net in fixed.items():
         rows = np.flatnonzero(expert_of_row == expert)
-        if len(rows):
+        if not len(rows):
+            continue
+        earlier, earlier_nodes = known.get(expert, (None, None))
+        if net.same_as(earlier) and earlier_nodes is not None and len(earlier_nodes) == len(rows):
+            nodes[rows] = earlier_nodes
+        else:
             nodes[rows] = net.nodes(inputs[rows])
-            pred[rows] = nodes[rows] / float(Precision.of(net.precision).one)
+        pred[rows] = nodes[rows] / float(Precision.of(net.precision).one)
     return nodes, pred

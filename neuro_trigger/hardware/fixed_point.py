@@ -148,6 +148,13 @@ class FixedPointNetwork:
                                                            self.precision), self.precision)
         return out
 
+    def same_as(self, other: "FixedPointNetwork | None") -> bool:
+        """Whether `other` computes exactly as this network does (same integer weights and precision)."""
+        return (other is not None and tuple(self.precision) == tuple(other.precision)
+                and all(np.array_equal(a, b) for a, b in zip(
+                    (self.hidden_weight, self.hidden_bias, self.output_weight, self.output_bias),
+                    (other.hidden_weight, other.hidden_bias, other.output_weight, other.output_bias))))
+
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """(N, out) float outputs in [-1, 1], scaled like the targets."""
         return self.nodes(inputs) / float(Precision.of(self.precision).one)

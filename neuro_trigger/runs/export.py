@@ -137,18 +137,6 @@ def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarra
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)
 
 
-def write_plots(folder: Path, figures: dict) -> list[Path]:
-    """Save figures as `<folder>/<name>.png` (atomically); returns the paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, figure in figures.items():
-        path = folder / f"{name}.png"
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png")
-        paths.append(path)
-    return paths
-
-
 def read_prediction_columns(run_dir: Path, split: str, names: list[str]) -> dict[str, np.ndarray]:
     """Columns of the split's predictions file, e.g. ["RecoZ", "ScaleZ", "PredZ"]."""
     return read_columns(predictions_file(run_dir, split), names)

@@ -1,7 +1,8 @@
 """What one trained expert is worth: its predictions and metrics on every split, and its plots.
 
 Kept apart from `fit` so that new ways of judging a network (fixed-point arithmetic, uncertainties)
-land here and in `evaluation/`, not in the training loop.
+land here and in `evaluation/`, not in the training loop. The metrics and plots are computed in worker
+processes where the run has them (evaluation/offload.py), beside the training of the other experts.
 """
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import torch
 from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
-from neuro_trigger.evaluation import plots
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation import offload, plots
+from neuro_trigger.evaluation.fixed_twins import evaluate_split
+from neuro_trigger.evaluation.report import SHOWN_SPLITS
 from neuro_trigger.hardware.deploy import fixed_point_network
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
-from neuro_trigger.runs.export import write_plots
+from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION, FixedPointNetwork
 from neuro_trigger.training.batches import PermutationSampler
 from neuro_trigger.training.expert_data import ExpertData
 
@@ -44,32 +45,49 @@ def predict_all(network: torch.nn.Module, inputs: torch.Tensor, out_size: int) -
         network.train(was_training)
 
 
-def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[dict, dict]:
+class SplitPredictions(dict):
+    """split -> (N, out_size) float predictions of one network; for a deployable network also `fixed_nodes`:
+    split -> (N, 2) output node values of `fixed_network`, its fixed-point arithmetic, which the run's
+    combined network reuses (routed back to the file's rows) instead of computing them again."""
+
+    def __init__(self, predictions: dict, fixed_network: FixedPointNetwork | None = None,
+                 fixed_nodes: dict | None = None):
+        super().__init__(predictions)
+        self.fixed_network, self.fixed_nodes = fixed_network, fixed_nodes or {}
+
+
+def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPredictions, dict]:
     """(predictions, metrics) per split, against the exact float64 targets and reference; a deployable
-    network's metrics also get their `_fixed` twins, from the FPGA arithmetic at the config's precision."""
-    predictions, metrics = {}, {}
+    network's metrics also get their `_fixed` twins, from the FPGA arithmetic at the config's precision.
+
+    Bootstrap errors only for the splits the verdict and report show (`report.SHOWN_SPLITS`); the train
+    split's are NaN. The splits are evaluated in worker processes at once, where the run has them."""
     fixed = fixed_point_network(network, data.config.get("precision", DEFAULT_PRECISION))
+    predictions, jobs = {}, {}
     for split in SPLITS:
         inputs = data.tensors(split)[0]
         predictions[split] = predict_all(network, inputs, data.config["out_size"])
-        reco, reference = data.splits[split].reco, data.reference[split]
-        fixed_pred = None if fixed is None else fixed.predict(inputs.numpy())
-        metrics[split] = evaluate_with_fixed(predictions[split], fixed_pred, reco, reference, data.config["z_cut_cm"])
-    return predictions, metrics
+        job = (predictions[split], fixed, inputs.numpy(), data.splits[split].reco, data.reference[split],
+               data.config["z_cut_cm"], split in SHOWN_SPLITS)
+        jobs[split] = (offload.submit(evaluate_split, *job), job)
+    done = {split: offload.result(future, evaluate_split, *job) for split, (future, job) in jobs.items()}
+    nodes = {split: split_nodes for split, (_, split_nodes) in done.items() if split_nodes is not None}
+    return SplitPredictions(predictions, fixed, nodes), {split: metrics for split, (metrics, _) in done.items()}
 
 
 def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, metrics: dict) -> None:
-    """PNG plots of the test split (and the sampler's buckets for a reweighted expert)."""
+    """PNG plots of the test split (and the sampler's buckets for a reweighted expert), drawn in a worker
+    process where the run has them: they are in the folder when the run's `offload.workers()` block ends."""
     test = data.splits["test"]
     z_reco, z_old = z_to_cm(test.z_reco), z_to_cm(data.reference["test"][:, 0])
     z_pred = z_to_cm(predictions["test"][:, 0])
     title = f"expert {data.expert}, test"
     theta = plots.theta_degrees(test.reco, predictions["test"], data.reference["test"])
-    figures = plots.split_figures(z_reco, z_pred, z_old, metrics["test"]["z_resolution_vs_z"], title,
-                                  data.config["z_cut_cm"], theta, test.trigger_track_column("2DPt"))
+    buckets = None
     if data.config["dist"]:
         sampler = make_sampler(data)
         edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))
-        figures["z_buckets"] = plots.bucket_probabilities(z_to_cm(data.splits["train"].z_reco), edges,
-                                                          sampler.probabilities, f"expert {data.expert}, train")
-    write_plots(expert_dir / "plots", figures)
+        buckets = (z_to_cm(data.splits["train"].z_reco), edges, sampler.probabilities, f"expert {data.expert}, train")
+    offload.submit_background(plots.write_split_plots, expert_dir / "plots", z_reco, z_pred, z_old,
+                              metrics["test"]["z_resolution_vs_z"], title, data.config["z_cut_cm"], theta,
+                              test.trigger_track_column("2DPt"), buckets)

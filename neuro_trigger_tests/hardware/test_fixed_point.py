@@ -107,3 +107,23 @@ def test_quantization_aware_forward_is_the_fixed_point_network_with_gradients(pr
     np.testing.assert_array_equal(out.detach().numpy(), expected.astype(np.float32))
     out.square().sum().backward()
     assert network.hidden.weight.grad.abs().sum() > 0 and network.norm.weight.grad.abs().sum() > 0
+
+
+def test_the_combined_network_reuses_each_experts_fixed_point_nodes_of_the_same_network():
+    """Issue 24: the run computed every expert's fixed-point output twice (at its evaluation and at export).
+    Nodes computed before are used where the network is the same, and computed again where it is not."""
+    torch.manual_seed(0)
+    networks = {x: models.BaselineModel(27, 2, models.HalfTanh()) for x in (0, 1)}
+    precision = {0: fp.DEFAULT_PRECISION, 1: fp.DEFAULT_PRECISION}
+    inputs = np.random.default_rng(0).uniform(-1, 1, (40, 27)).astype(np.float32)
+    expert = np.array([0, 1] * 20)
+    fresh_nodes, fresh_pred = deploy.fixed_point_predictions(networks, inputs, expert, precision)
+    marked = np.full((20, 2), 7)  # not what the network computes: seen only if reused
+    same = deploy.fixed_point_network(networks[0], precision[0])
+    other = deploy.fixed_point_network(networks[1], precision[1])
+    nodes, pred = deploy.fixed_point_predictions(networks, inputs, expert, precision,
+                                                 known={0: (same, marked), 1: (same, marked)})
+    np.testing.assert_array_equal(nodes[expert == 0], marked)  # expert 0's own nodes, routed to its rows
+    np.testing.assert_array_equal(nodes[expert == 1], fresh_nodes[expert == 1])  # another network's: recomputed
+    np.testing.assert_array_equal(pred[expert == 1], fresh_pred[expert == 1])
+    assert not other.same_as(same) and same.same_as(deploy.fixed_point_network(networks[0], precision[0]))

@@ -1,0 +1,77 @@
+"""The run's combined network, all experts together: weights.json, the predictions files, and the overall
+metrics and plots in summary.json and plots/.
+
+Nothing an expert's evaluation computed is computed again: each expert's fixed-point output nodes are routed
+back to the file's rows. The overall metrics (in worker processes, evaluation/offload.py) and the predictions
+files (here) are made at the same time.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from neuro_trigger import config as config_lib
+from neuro_trigger.constants import z_to_cm
+from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.evaluation import offload, plots
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation.report import SHOWN_SPLITS
+from neuro_trigger.hardware.deploy import fixed_point_predictions
+from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
+from neuro_trigger.runs import export
+from neuro_trigger.runs.combined import combine_experts
+
+
+def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict, summary: dict,
+                   config: dict) -> None:
+    """weights.json, predictions per split, per-expert and overall metrics into the summary, overall plots
+    (drawn in a worker where the run has them: in plots/ when its `offload.workers()` block ends)."""
+    trained = {x: networks[x] for x, r in results.items() if r.predictions}
+    if trained:
+        export.write_weights(run_dir, trained)
+        summary["deployable"] = export.deployability(trained)
+    precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in trained}
+    summary["experts"] = {f"expert_{x}": r.summary() for x, r in results.items()}
+    summary["metrics"] = {}
+    combined, jobs = {}, {}
+    for split in ("test", "val", "train"):  # the test split first: its plots wait for its metrics
+        parts = combine_experts(data, prepared, {x: r.predictions for x, r in results.items()}, split)
+        if parts is None:
+            continue
+        tracks, pred, reference, expert = parts
+        fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of,
+                                        _evaluated_nodes(results, prepared, split))
+        job = (pred, None if fixed is None else fixed[1], tracks.reco, reference, config["z_cut_cm"],
+               split in SHOWN_SPLITS)
+        jobs[split] = (offload.submit(evaluate_with_fixed, *job), job)
+        combined[split] = (tracks, pred, reference, expert, fixed)
+    metrics = {}
+    if "test" in combined:
+        metrics["test"] = _result(jobs.pop("test"))
+        tracks, pred, reference, _, _ = combined["test"]
+        offload.submit_background(
+            plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
+            z_to_cm(reference[:, 0]), metrics["test"]["z_resolution_vs_z"], "all experts, test", config["z_cut_cm"],
+            plots.theta_degrees(tracks.reco, pred, reference), tracks.trigger_track_column("2DPt"))
+    for split, (tracks, pred, _, expert, fixed) in combined.items():  # beside the workers' evaluation and plots
+        export.write_predictions(run_dir, split, tracks, pred, expert,
+                                 None if fixed is None else fixed[0].astype(np.int64),
+                                 with_csv=split != "train" or config["save_train_predictions"])
+    metrics.update({split: _result(job) for split, job in jobs.items()})
+    summary["metrics"] = {split: metrics[split] for split in SPLITS if split in metrics}
+
+
+def _result(job: tuple) -> dict:
+    future, arguments = job
+    return offload.result(future, evaluate_with_fixed, *arguments)
+
+
+def _evaluated_nodes(results: dict, prepared: dict, split: str) -> dict[int, tuple]:
+    """Per expert, (fixed-point network, its output nodes of the split's rows in row order) from the expert's
+    evaluation (`SplitPredictions`), where it has them: `combine_experts` puts each expert's rows in row order."""
+    known = {}
+    for x, result in results.items():
+        nodes = getattr(result.predictions, "fixed_nodes", {}).get(split)
+        if nodes is not None:
+            order = np.argsort(prepared[x].splits[split].row, kind="stable")
+            known[x] = (result.predictions.fixed_network, nodes[order])
+    return known
