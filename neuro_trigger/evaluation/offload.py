@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator
 log = logging.getLogger("neuro_trigger.offload")
 
 # imported once by the fork server, so that no worker imports them again
-PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins"]
+PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins", "matplotlib.backends.backend_agg",
+           "PIL.PngImagePlugin"]
 MAX_WORKERS = 2  # per pool: the splits of one expert at once; more only compete with training for the cores
 # Two pools: an expert thread waits for its metrics (its training slot stays taken meanwhile), nobody waits
 # for figures until the run ends; with workers of their own, figures never hold up a metric in a queue.
