@@ -260,7 +260,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
             codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
                                     caught.exit_code) for output in outputs]
             waiting = time.time()
-        for output in outputs:  # the plots still drawing when the export was done, and the workers' own time
+        for output in outputs:  # the plots still drawing when the export was done, and the workers' CPU time
             output.summary["timing"].update({"plots_wait_s": round(time.time() - waiting, 2),
                                              "workers_s": round(offload.worker_seconds() - worker_seconds, 2)})
         return codes

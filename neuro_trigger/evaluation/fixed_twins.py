@@ -55,21 +55,21 @@ def fixed_point_metrics(fixed_pred: np.ndarray, pred: np.ndarray, reco: np.ndarr
 
 
 def evaluate_with_fixed(pred: np.ndarray, fixed_pred: np.ndarray | None, reco: np.ndarray, reference: np.ndarray,
-                        z_cut_cm: float, bootstrapped: bool = True) -> dict:
+                        z_cut_cm: float, errors: str = "all") -> dict:
     """`evaluate` of the float predictions with the `_fixed` twins of `fixed_pred` (where given) added: the
-    same result as `evaluate` plus `fixed_point_metrics`, from one bootstrap shared by both (without
-    `bootstrapped`: NaN bootstrap errors, see `evaluate_with_twin`)."""
-    metrics, fixed_metrics = evaluate_with_twin(pred, fixed_pred, reco, reference, z_cut_cm, bootstrapped=bootstrapped)
+    same result as `evaluate` plus `fixed_point_metrics`, from one bootstrap shared by both (`errors`: which
+    figures get bootstrap errors, `metrics.ERRORS`)."""
+    metrics, fixed_metrics = evaluate_with_twin(pred, fixed_pred, reco, reference, z_cut_cm, errors=errors)
     if fixed_pred is not None:
         metrics.update({**fixed_twins(fixed_metrics), **float_vs_fixed(pred, fixed_pred)})
     return metrics
 
 
 def evaluate_split(pred: np.ndarray, fixed: FixedPointNetwork | None, inputs: np.ndarray, reco: np.ndarray,
-                   reference: np.ndarray, z_cut_cm: float, bootstrapped: bool = True) -> tuple[dict, np.ndarray | None]:
+                   reference: np.ndarray, z_cut_cm: float, errors: str = "all") -> tuple[dict, np.ndarray | None]:
     """(`evaluate_with_fixed` of one split, the fixed-point output node values (N, 2) or None), the fixed-point
     predictions computed here from `fixed` and the float `inputs`: one job of plain arrays for a worker process
     (evaluation/offload.py), so that neither the arithmetic nor the bootstrap holds the training threads' lock."""
     nodes = None if fixed is None else fixed.nodes(inputs)
     fixed_pred = None if nodes is None else nodes / float(Precision.of(fixed.precision).one)
-    return evaluate_with_fixed(pred, fixed_pred, reco, reference, z_cut_cm, bootstrapped), nodes
+    return evaluate_with_fixed(pred, fixed_pred, reco, reference, z_cut_cm, errors), nodes

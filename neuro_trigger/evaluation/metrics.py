@@ -13,6 +13,10 @@ BACKGROUND_Z_CM = 25.0  # tracks clearly from outside, for the background reject
 Z_BIN_EDGES_CM = np.linspace(-100.0, 100.0, 21)  # 10 cm bins of reco z
 TRIM = 0.05
 MIN_BOOTSTRAP_ROWS = 10  # fewer tracks: errors are NaN (the verdict says unknown)
+# Which figures of a split get bootstrap errors (the others NaN; every key is there in each case): all of them
+# (the default), those the verdict and the plots show (the whole-split figures, and the resolution-vs-z bins of
+# the network and the old network, not of a twin), those the verdict shows (no bins), none.
+ERRORS = ("all", "verdict_and_plots", "verdict", "none")
 
 
 def trimmed_std(values: np.ndarray, trim: float = TRIM) -> float:
@@ -194,14 +198,15 @@ def evaluate(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, z_cut_cm
 
 
 def evaluate_with_twin(pred: np.ndarray, twin: np.ndarray | None, reco: np.ndarray, reference: np.ndarray,
-                       z_cut_cm: float = 15.0, binned: bool = True,
-                       bootstrapped: bool = True) -> tuple[dict, dict | None]:
+                       z_cut_cm: float = 15.0, binned: bool = True, errors: str = "all") -> tuple[dict, dict | None]:
     """(`evaluate` of `pred`, `evaluate` of `twin`) with uncertainties, from one bootstrap: the twin (the same
     network in fixed point) reuses the resampled tracks and the old network's figures, so it costs about half
     of a second `evaluate`; both results are the same as two separate calls.
 
-    Without `bootstrapped` (a split no verdict or report shows) the bootstrap errors are NaN; the same keys,
-    and the Wilson intervals and paired differences of efficiency and rejection (closed forms), are there."""
+    `errors` (one of ERRORS) leaves the bootstrap errors of figures nobody is shown NaN; the keys, and the
+    Wilson intervals and paired differences of efficiency and rejection (closed forms), are always there."""
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
     results, names_of, outcomes_of = [], [], []
     figures: dict = {}
     for i, p in enumerate([pred] if twin is None else [pred, twin]):
@@ -209,8 +214,9 @@ def evaluate_with_twin(pred: np.ndarray, twin: np.ndarray | None, reco: np.ndarr
         results.append(metrics)
         if losses is None:
             continue
-        if bootstrapped:
-            own = _figures(losses, quantities, z_reco, binned, with_old=i == 0)
+        if errors != "none":
+            binned_errors = binned and (errors == "all" or (errors == "verdict_and_plots" and i == 0))
+            own = _figures(losses, quantities, z_reco, binned_errors, with_old=i == 0)
             figures.update({f"twin:{k}" if i else k: v for k, v in own.items()})
         names_of.append(_figure_names(quantities))
         outcomes_of.append(outcomes)
@@ -218,7 +224,8 @@ def evaluate_with_twin(pred: np.ndarray, twin: np.ndarray | None, reco: np.ndarr
         replicas = uncertainty.bootstrap(len(reco), figures) if figures else {}
         for i, (metrics, names, outcomes) in enumerate(zip(results, names_of, outcomes_of)):
             mine = dict(replicas)
-            if i:  # the twin's own figures under their plain names; the old network's are shared
+            if i:  # the twin's own figures under their plain names (never the network's); the old network's shared
+                mine = {k: v for k, v in mine.items() if not (k.startswith("bin") and k.endswith("_new"))}
                 mine.update({k[len("twin:"):]: v for k, v in replicas.items() if k.startswith("twin:")})
             _add_uncertainties(metrics, mine, names, len(reco), outcomes, binned)
     return results[0], results[1] if twin is not None else None

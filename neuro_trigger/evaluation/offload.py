@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator
 log = logging.getLogger("neuro_trigger.offload")
 
 # imported once by the fork server, so that no worker imports them again
-PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins"]
+PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins", "matplotlib.backends.backend_agg",
+           "PIL.PngImagePlugin"]
 MAX_WORKERS = 2  # per pool: the splits of one expert at once; more only compete with training for the cores
 # Two pools: an expert thread waits for its metrics (its training slot stays taken meanwhile), nobody waits
 # for figures until the run ends; with workers of their own, figures never hold up a metric in a queue.
@@ -40,7 +41,7 @@ _pool: concurrent.futures.ProcessPoolExecutor | None = None  # metrics: somebody
 _figures_pool: concurrent.futures.ProcessPoolExecutor | None = None  # background jobs (figures)
 _users = 0
 _background: list[tuple[Future, Callable, tuple, dict]] = []  # jobs nobody waits for until the block ends
-_seconds = 0.0  # worker time of the jobs finished in workers, for the run's timing
+_seconds = 0.0  # CPU time of the jobs finished in workers, for the run's timing
 
 
 def available() -> bool:
@@ -68,10 +69,10 @@ def _worker_started() -> None:
 
 
 def _timed(umask: int, function: Callable, args: tuple, kwargs: dict) -> tuple[Any, float]:
-    """Run a job in a worker with the run's umask (for the files it writes); returns (result, seconds)."""
+    """Run a job in a worker with the run's umask (for the files it writes); returns (result, CPU seconds)."""
     os.umask(umask)
-    started = time.perf_counter()
-    return function(*args, **kwargs), time.perf_counter() - started
+    started = time.process_time()
+    return function(*args, **kwargs), time.process_time() - started
 
 
 @contextlib.contextmanager
@@ -140,6 +141,12 @@ def submit_background(function: Callable, *args, **kwargs) -> None:
         _background.append((future, function, args, kwargs))
 
 
+def figure_shares() -> int:
+    """Into how many jobs to split a set of figures: one per figure worker (1 without workers)."""
+    pool = _figures_pool
+    return 1 if pool is None else pool._max_workers
+
+
 def wait_background() -> None:
     """Wait for every background job; log the failures (with traceback), rerun here the ones a dead worker lost."""
     with _state:
@@ -153,12 +160,12 @@ def wait_background() -> None:
 
 
 def worker_seconds() -> float:
-    """Seconds the workers spent on the jobs finished so far (in this process's lifetime)."""
+    """CPU seconds the workers spent on the jobs finished so far (in this process's lifetime)."""
     return _seconds
 
 
 def _counted(future: Future) -> Future:
-    """The job's own result, with its worker time added to `worker_seconds`."""
+    """The job's own result, with its CPU time added to `worker_seconds`."""
     outer: Future = Future()
 
     def unpack(inner: Future) -> None:

@@ -5,6 +5,7 @@ All z values in cm.
 """
 import re
 from pathlib import Path
+from typing import Callable, Collection
 
 import matplotlib
 import numpy as np
@@ -233,39 +234,48 @@ def theta_degrees(reco: np.ndarray, pred: np.ndarray, reference: np.ndarray) -> 
 
 def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
                   z_cut_cm: float | None = None, theta: tuple | None = None,
-                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
-    """The figures of one split, by file name stem. Optional parts, drawn where given:
+                  pt_gev: np.ndarray | None = None, only: Collection[str] | None = None) -> dict[str, Figure]:
+    """The figures of one split, by file name stem (`only`: just these). Optional parts, drawn where given:
     z_cut_cm: the trigger plots (efficiency vs z, efficiency and rejection vs the cut);
     theta: (reco, predicted, old) theta in degrees (`theta_degrees`): the z resolution vs theta, and theta's own
     plots where the network predicts it; pt_gev: transverse momentum (2DPt) for the z resolution vs pT.
     """
+    builders = _split_figure_builders(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev)
+    return {name: build() for name, build in builders.items() if only is None or name in only}
+
+
+def _split_figure_builders(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
+                           z_cut_cm: float | None, theta: tuple | None,
+                           pt_gev: np.ndarray | None) -> dict[str, Callable[[], Figure]]:
+    """What `split_figures` can draw, each figure not yet drawn."""
     diff, diff_old = z_reco - z_pred, z_reco - z_old
-    figures = {
-        "z_reco_vs_pred": z_reco_vs_pred(z_reco, z_pred, title),
-        "z_pred_hist": z_pred_histogram(z_pred, z_reco, z_old, title),
-        "z_diff_hist": z_diff_histogram(diff, diff_old, title),
-        "z_resolution_vs_z": resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
-                                             new_err=binned.get("new_err"), old_err=binned.get("old_err"),
-                                             counts=binned.get("counts")),
+    builders = {
+        "z_reco_vs_pred": lambda: z_reco_vs_pred(z_reco, z_pred, title),
+        "z_pred_hist": lambda: z_pred_histogram(z_pred, z_reco, z_old, title),
+        "z_diff_hist": lambda: z_diff_histogram(diff, diff_old, title),
+        "z_resolution_vs_z": lambda: resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
+                                                     new_err=binned.get("new_err"), old_err=binned.get("old_err"),
+                                                     counts=binned.get("counts")),
     }
     if z_cut_cm is not None:
-        figures["efficiency_vs_z"] = efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
-        figures["trigger_vs_cut"] = trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+        builders["efficiency_vs_z"] = lambda: efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
+        builders["trigger_vs_cut"] = lambda: trigger_vs_cut(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
     if theta is not None:
         theta_reco, theta_pred, theta_old = theta
         if theta_pred is not None:
-            figures["theta_reco_vs_pred"] = z_reco_vs_pred(theta_reco, theta_pred, title, "theta", "deg", THETA_RANGE)
-            figures["theta_diff_hist"] = z_diff_histogram(theta_reco - theta_pred, theta_reco - theta_old, title,
-                                                          "theta", "deg", 30.0)
-        figures["z_resolution_vs_theta"] = resolution_vs(
+            builders["theta_reco_vs_pred"] = lambda: z_reco_vs_pred(theta_reco, theta_pred, title, "theta", "deg",
+                                                                    THETA_RANGE)
+            builders["theta_diff_hist"] = lambda: z_diff_histogram(theta_reco - theta_pred, theta_reco - theta_old,
+                                                                   title, "theta", "deg", 30.0)
+        builders["z_resolution_vs_theta"] = lambda: resolution_vs(
             binned_resolution(np.asarray(theta_reco, float), diff, diff_old, THETA_EDGES_DEG), "reco theta [deg]",
             title)
     known = None if pt_gev is None else np.isfinite(pt_gev)  # rows of older 42-column files have no pT
     if known is not None and known.any():
-        figures["z_resolution_vs_pt"] = resolution_vs(
+        builders["z_resolution_vs_pt"] = lambda: resolution_vs(
             binned_resolution(np.asarray(pt_gev, float)[known], diff[known], diff_old[known], PT_EDGES_GEV),
             "pT [GeV]", title, log_x=True)
-    return figures
+    return builders
 
 
 def write_figures(folder: Path, figures: dict[str, Figure]) -> list[Path]:
@@ -282,10 +292,14 @@ def write_figures(folder: Path, figures: dict[str, Figure]) -> list[Path]:
 
 def write_split_plots(folder: Path, z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict,
                       title: str, z_cut_cm: float | None = None, theta: tuple | None = None,
-                      pt_gev: np.ndarray | None = None, buckets: tuple | None = None) -> list[Path]:
+                      pt_gev: np.ndarray | None = None, buckets: tuple | None = None,
+                      part: tuple[int, int] = (0, 1)) -> list[Path]:
     """The PNGs of `split_figures` in `folder`, and with `buckets` (z_train, edges, probabilities, title) the
-    sampler's `z_buckets.png`: one job of plain arrays, which a worker process draws (evaluation/offload.py)."""
-    figures = split_figures(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev)
-    if buckets is not None:
+    sampler's `z_buckets.png`: one job of plain arrays, which a worker process draws (evaluation/offload.py).
+    `part` (k, n): only the k-th of n shares of the figures, so that n workers can draw one split together."""
+    k, n = part
+    names = list(_split_figure_builders(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev))
+    figures = split_figures(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev, only=names[k::n])
+    if buckets is not None and k == n - 1:
         figures["z_buckets"] = bucket_probabilities(*buckets)
     return write_figures(folder, figures)

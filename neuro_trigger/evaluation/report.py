@@ -9,8 +9,10 @@ from pathlib import Path
 
 from neuro_trigger.evaluation import verdict as verdict_lib
 
-# the splits whose verdict tables the page shows: the only ones whose figures get bootstrap errors in a run
+# the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
+# run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
 SHOWN_SPLITS = ("test", "val")
+ERRORS_OF_SPLIT = {"test": "verdict_and_plots", "val": "verdict", "train": "none"}
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child{text-align:left}
 .better{background:#d9f2d9}.worse{background:#f9dcdc}.unknown{color:#888}ul.verdict li{margin:4px 0}

@@ -14,7 +14,7 @@ from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
 from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
-from neuro_trigger.evaluation.report import SHOWN_SPLITS
+from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
 from neuro_trigger.hardware.deploy import fixed_point_predictions
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.runs import export
@@ -41,17 +41,20 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
         fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of,
                                         _evaluated_nodes(results, prepared, split))
         job = (pred, None if fixed is None else fixed[1], tracks.reco, reference, config["z_cut_cm"],
-               split in SHOWN_SPLITS)
+               ERRORS_OF_SPLIT[split])
         jobs[split] = (offload.submit(evaluate_with_fixed, *job), job)
         combined[split] = (tracks, pred, reference, expert, fixed)
     metrics = {}
     if "test" in combined:
         metrics["test"] = _result(jobs.pop("test"))
         tracks, pred, reference, _, _ = combined["test"]
-        offload.submit_background(
-            plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
-            z_to_cm(reference[:, 0]), metrics["test"]["z_resolution_vs_z"], "all experts, test", config["z_cut_cm"],
-            plots.theta_degrees(tracks.reco, pred, reference), tracks.trigger_track_column("2DPt"))
+        shares = offload.figure_shares()
+        for share in range(shares):
+            offload.submit_background(
+                plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
+                z_to_cm(reference[:, 0]), metrics["test"]["z_resolution_vs_z"], "all experts, test",
+                config["z_cut_cm"], plots.theta_degrees(tracks.reco, pred, reference),
+                tracks.trigger_track_column("2DPt"), part=(share, shares))
     for split, (tracks, pred, _, expert, fixed) in combined.items():  # beside the workers' evaluation and plots
         export.write_predictions(run_dir, split, tracks, pred, expert,
                                  None if fixed is None else fixed[0].astype(np.int64),

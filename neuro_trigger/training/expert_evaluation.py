@@ -14,7 +14,7 @@ from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
 from neuro_trigger.evaluation.fixed_twins import evaluate_split
-from neuro_trigger.evaluation.report import SHOWN_SPLITS
+from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
 from neuro_trigger.hardware.deploy import fixed_point_network
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION, FixedPointNetwork
 from neuro_trigger.training.batches import PermutationSampler
@@ -60,15 +60,15 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
     """(predictions, metrics) per split, against the exact float64 targets and reference; a deployable
     network's metrics also get their `_fixed` twins, from the FPGA arithmetic at the config's precision.
 
-    Bootstrap errors only for the splits the verdict and report show (`report.SHOWN_SPLITS`); the train
-    split's are NaN. The splits are evaluated in worker processes at once, where the run has them."""
+    Bootstrap errors only for what the verdict and report show (`report.ERRORS_OF_SPLIT`), the others are NaN.
+    The splits are evaluated in worker processes at once, where the run has them."""
     fixed = fixed_point_network(network, data.config.get("precision", DEFAULT_PRECISION))
     predictions, jobs = {}, {}
     for split in SPLITS:
         inputs = data.tensors(split)[0]
         predictions[split] = predict_all(network, inputs, data.config["out_size"])
         job = (predictions[split], fixed, inputs.numpy(), data.splits[split].reco, data.reference[split],
-               data.config["z_cut_cm"], split in SHOWN_SPLITS)
+               data.config["z_cut_cm"], ERRORS_OF_SPLIT[split])
         jobs[split] = (offload.submit(evaluate_split, *job), job)
     done = {split: offload.result(future, evaluate_split, *job) for split, (future, job) in jobs.items()}
     nodes = {split: split_nodes for split, (_, split_nodes) in done.items() if split_nodes is not None}
@@ -88,6 +88,8 @@ def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, me
         sampler = make_sampler(data)
         edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))
         buckets = (z_to_cm(data.splits["train"].z_reco), edges, sampler.probabilities, f"expert {data.expert}, train")
-    offload.submit_background(plots.write_split_plots, expert_dir / "plots", z_reco, z_pred, z_old,
-                              metrics["test"]["z_resolution_vs_z"], title, data.config["z_cut_cm"], theta,
-                              test.trigger_track_column("2DPt"), buckets)
+    shares = offload.figure_shares()
+    for share in range(shares):
+        offload.submit_background(plots.write_split_plots, expert_dir / "plots", z_reco, z_pred, z_old,
+                                  metrics["test"]["z_resolution_vs_z"], title, data.config["z_cut_cm"], theta,
+                                  test.trigger_track_column("2DPt"), buckets, part=(share, shares))

@@ -36,7 +36,7 @@ def same(a, b) -> bool:
 
 
 def test_a_split_evaluated_in_a_worker_equals_the_same_job_here():
-    job = (*split_data(), 15.0, True)
+    job = (*split_data(), 15.0, "all")
     here, here_nodes = evaluate_split(*job)
     with offload.workers():
         future = offload.submit(evaluate_split, *job)

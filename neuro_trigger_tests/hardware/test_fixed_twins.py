@@ -34,9 +34,9 @@ def test_twins_of_a_split_carry_the_paired_figures_the_verdict_reads_and_no_old_
     assert "better" in verdict.sentence  # 0.02 against 0.05: the fixed-point network is clearly better
 
 
-def test_a_split_no_verdict_shows_keeps_every_key_with_nan_bootstrap_errors():
-    """The train split is not bootstrapped (issue 24): the same keys as a bootstrapped split, the same
-    values, NaN errors, and the closed-form intervals of efficiency and rejection still there."""
+def test_figures_nobody_is_shown_keep_every_key_with_nan_bootstrap_errors():
+    """Issue 24: a run bootstraps only what its verdict and plots show. The same keys and values as with every
+    error, NaN errors where not bootstrapped, and the closed-form intervals of efficiency and rejection."""
     from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
 
     rng = np.random.default_rng(2)
@@ -45,16 +45,23 @@ def test_a_split_no_verdict_shows_keeps_every_key_with_nan_bootstrap_errors():
     old = reco + rng.normal(0, 0.05, reco.shape)
     pred = reco + rng.normal(0, 0.02, reco.shape)
     fixed = np.round(pred * 4096) / 4096
-    shown = evaluate_with_fixed(pred, fixed, reco, old, 15.0)
-    unshown = evaluate_with_fixed(pred, fixed, reco, old, 15.0, bootstrapped=False)
-    assert unshown.keys() == shown.keys()
-    for key, value in shown.items():
-        if key.endswith("_err") and not key.endswith("_minus_old_err"):
-            assert np.isfinite(value) and np.isnan(unshown[key]), key
-        elif key.endswith("_vs_old_ci"):
-            assert np.isnan(unshown[key]).all(), key
-        elif key.startswith("z_resolution_vs_z"):
-            assert np.isnan(unshown[key]["new_err"]).all()
-            np.testing.assert_array_equal(unshown[key]["new"], value["new"])
-        else:
-            assert unshown[key] == value, key
+    every = evaluate_with_fixed(pred, fixed, reco, old, 15.0)
+    for errors in ("verdict_and_plots", "verdict", "none"):
+        fewer = evaluate_with_fixed(pred, fixed, reco, old, 15.0, errors=errors)
+        assert fewer.keys() == every.keys()
+        for key, value in every.items():
+            if key.startswith("z_resolution_vs_z"):
+                np.testing.assert_array_equal(fewer[key]["new"], value["new"])
+                bins_kept = errors == "verdict_and_plots" and key == "z_resolution_vs_z"
+                if bins_kept:  # the same replicas: the same errors
+                    np.testing.assert_array_equal(fewer[key]["new_err"], value["new_err"])
+                    np.testing.assert_array_equal(fewer[key]["old_err"], value["old_err"])
+                else:
+                    assert np.isnan(fewer[key]["new_err"]).all() and np.isfinite(value["new_err"]).any(), (errors, key)
+            elif (key.endswith("_err") and not key.endswith("_minus_old_err")) or key.endswith("_vs_old_ci"):
+                if errors == "none":
+                    assert np.isnan(fewer[key]).all() and np.isfinite(value).all(), key
+                else:
+                    assert fewer[key] == value, (errors, key)  # the same replicas: the same errors
+            else:
+                assert fewer[key] == value, key
