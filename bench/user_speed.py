@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from common import WORK, report
+from profile_run import make_data
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = int(os.environ.get("BENCH_USER_ROWS", 67_000))
@@ -64,14 +65,7 @@ def raw_loop(batch: int, threads: int | None = None) -> float:
 
 def data_files() -> list[str]:
     """The generator's train (ROWS rows), val and test files, made once and read once (binary cache)."""
-    folder = WORK / f"user_speed_{ROWS}"
-    files = [folder / f"neuroresults_random{i}.gz" for i in (1, 2, 3)]
-    if not all(f.is_file() for f in files):
-        subprocess.run([sys.executable, "-m", "neuro_trigger.data.synthetic", "--out", str(folder), "--rows",
-                        str(ROWS)], cwd=ROOT, check=True, capture_output=True)
-        subprocess.run([sys.executable, "-c", "import sys; from neuro_trigger.data import io; io.read_files(sys.argv[1:])",
-                        *map(str, files)], cwd=ROOT, check=True)
-    return [str(f) for f in files]
+    return [str(f) for f in make_data(ROWS)]
 
 
 def trained(tree: Path, batch: int, epochs: int, extra: list[str] = (), profile: Path | None = None,
