@@ -106,7 +106,7 @@ def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int, ba
         "plots_wait_s (figures still drawing after the export)": t.get("plots_wait_s", 0.0),
         "rest (run folder, report.html, exit)": wall - t["startup_s"] - t["data_s"] - t["experts_s"] - t["export_s"]
         - t.get("plots_wait_s", 0.0),
-        "workers_s (CPU seconds of the evaluation and figure workers, not in the CPU seconds above)": t.get("workers_s", 0.0),
+        "workers_s (CPU seconds of the evaluation and figure workers, not in the CPU above)": t.get("workers_s", 0.0),
     }
 
 

@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator
 log = logging.getLogger("neuro_trigger.offload")
 
 # imported once by the fork server, so that no worker imports them again
-PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins", "matplotlib.backends.backend_agg",
-           "PIL.PngImagePlugin"]
+PRELOAD = ["neuro_trigger.evaluation.plots", "neuro_trigger.evaluation.fixed_twins",
+           "matplotlib.backends.backend_agg", "PIL.PngImagePlugin"]
 MAX_WORKERS = 2  # per pool: the splits of one expert at once; more only compete with training for the cores
 # Two pools: an expert thread waits for its metrics (its training slot stays taken meanwhile), nobody waits
 # for figures until the run ends; with workers of their own, figures never hold up a metric in a queue.
@@ -39,6 +39,7 @@ GC_THRESHOLD = 20_000  # objects allocated between young collections (Python's d
 _state = threading.Lock()
 _pool: concurrent.futures.ProcessPoolExecutor | None = None  # metrics: somebody waits for them
 _figures_pool: concurrent.futures.ProcessPoolExecutor | None = None  # background jobs (figures)
+_workers_per_pool = 1
 _users = 0
 _background: list[tuple[Future, Callable, tuple, dict]] = []  # jobs nobody waits for until the block ends
 _seconds = 0.0  # CPU time of the jobs finished in workers, for the run's timing
@@ -79,14 +80,14 @@ def _timed(umask: int, function: Callable, args: tuple, kwargs: dict) -> tuple[A
 def workers(count: int | None = None) -> Iterator[None]:
     """Worker processes for this block (nested and concurrent blocks share them); at its end every job
     submitted has finished, and the failures of background jobs are logged."""
-    global _pool, _figures_pool, _users
+    global _pool, _figures_pool, _users, _workers_per_pool
     with _state:
         _users += 1
         if _pool is None and available():
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             multiprocessing.set_forkserver_preload(PRELOAD)
             context = multiprocessing.get_context("forkserver")
-            count = count or max(1, min(MAX_WORKERS, cores))
+            count = _workers_per_pool = count or max(1, min(MAX_WORKERS, cores))
             _pool = concurrent.futures.ProcessPoolExecutor(count, context, _worker_started)
             _figures_pool = concurrent.futures.ProcessPoolExecutor(count, context, _worker_started)
     try:
@@ -143,8 +144,7 @@ def submit_background(function: Callable, *args, **kwargs) -> None:
 
 def figure_shares() -> int:
     """Into how many jobs to split a set of figures: one per figure worker (1 without workers)."""
-    pool = _figures_pool
-    return 1 if pool is None else pool._max_workers
+    return 1 if _figures_pool is None else _workers_per_pool
 
 
 def wait_background() -> None:
