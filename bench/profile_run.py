@@ -5,6 +5,7 @@ generated rows, 5 epochs.
     python bench/profile_run.py --profile        # the same run under py-spy (every thread): top functions
     python bench/profile_run.py --rows 20000 --epochs 2 --repeats 3
     python bench/profile_run.py --compare-to HEAD~3 --repeats 2 --profile   # before (a worktree) and after
+    python bench/profile_run.py --compare-to A --after B    # two commits, each in a worktree
 
 `--compare-to GIT_REF` checks the commit out into a temporary git worktree and runs the same workload from
 there and from this checkout, taking turns (before, after, before, ...), so both see the same machine load;
@@ -162,13 +163,17 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="one more run under py-spy: top functions")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument("--compare-to", metavar="GIT_REF", help="also run this commit (a worktree), taking turns")
+    parser.add_argument("--after", metavar="GIT_REF", help="with --compare-to: this commit (a worktree) instead of "
+                                                          "the checkout, e.g. to leave out other people's work")
     args = parser.parse_args()
     files = make_data(args.rows)
     with contextlib.ExitStack() as stack:
         checkouts = {"seconds": ROOT}
         if args.compare_to:
+            after = ("after (this checkout)", ROOT) if not args.after else \
+                (f"after ({args.after})", stack.enter_context(worktree(args.after)))
             checkouts = {f"before ({args.compare_to})": stack.enter_context(worktree(args.compare_to)),
-                         "after (this checkout)": ROOT}
+                         after[0]: after[1]}
         load_before = _load()
         runs: dict[str, list[dict]] = {name: [] for name in checkouts}
         for _ in range(args.repeats):
