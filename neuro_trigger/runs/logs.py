@@ -15,12 +15,10 @@ class _ThreadFilter(logging.Filter):
         return record.threadName == self.thread_name
 
 
-def expert_thread_name(expert: int) -> str:
-    return f"expert_{expert}"
-
-
 def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     """Add the run's file handlers; returns them for `detach_run_logs`."""
+    from neuro_trigger.training.experts import expert_thread_name  # the trainer's names; torch is loaded by now
+
     formatter = logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "app.log")]
     for expert in experts:

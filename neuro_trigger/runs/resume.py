@@ -61,3 +61,6 @@ def check_checkpoints(run_dir: Path, summary: dict) -> None:
                             f"to train expert {expert} from the start, or restore it") from None
         if not valid:
             raise UserError(f"--resume {run_dir}: checkpoint {path} is not a Lightning checkpoint")
+        if "copies" not in checkpoint:
+            raise UserError(f"--resume {run_dir}: checkpoint {path} was written by an earlier release of the trainer "
+                            f"and cannot be continued exactly; start a new run")

@@ -9,14 +9,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
-from neuro_trigger.training.packed import layer_plan
-from neuro_trigger.training.packed_module import Copies, check_packable
+from neuro_trigger.training.pack import Copies, check_packable
 
 log = logging.getLogger("neuro_trigger.seeds")
 
@@ -29,9 +27,8 @@ def copy_configs(expert_config: dict) -> list[dict]:
     return [{**expert_config, "seed": expert_config["seed"] + k} for k in range(pack["seeds"])]
 
 
-def check_copies(expert: int, configs: list[dict], network: torch.nn.Module) -> None:
-    """Refuse, before any run folder exists, copies that cannot train as one packed module."""
-    layer_plan(network)
+def check_copies(expert: int, configs: list[dict]) -> None:
+    """Refuse, before any run folder exists, copies that cannot train as one pack."""
     check_packable(configs, f"expert {expert}")
 
 

@@ -10,14 +10,19 @@ from typing import Callable
 
 import torch
 
-from neuro_trigger.runs.logs import expert_thread_name
 from neuro_trigger.training.expert_data import ExpertData
-from neuro_trigger.training.fit import ExpertResult, fit_expert
-from neuro_trigger.training.packed_module import Copies
+from neuro_trigger.training.fit import fit_expert
+from neuro_trigger.training.pack import Copies
 from neuro_trigger.training.progress import ProgressBoard, show_until_done
+from neuro_trigger.training.result import ExpertResult
 from neuro_trigger.training.threads import experts_at_once, expert_torch_threads
 
 log = logging.getLogger("neuro_trigger.experts")
+
+
+def expert_thread_name(expert: int) -> str:
+    """The name of the thread that trains `expert`; the run's per-expert log files filter on it."""
+    return f"expert_{expert}"
 
 
 def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.Module],

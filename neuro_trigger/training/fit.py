@@ -1,7 +1,7 @@
-"""Train one expert with its own Lightning Trainer, restore its best checkpoint, and evaluate it.
+"""Train one expert's pack of K >= 1 networks with its own Lightning Trainer, keep each copy's best weights,
+and evaluate the best copy as the expert's network.
 
-Runs inside that expert's thread; everything it touches (network, data, folder) belongs to
-that expert alone.
+Runs inside that expert's thread; everything it touches (networks, data, folder) belongs to that expert alone.
 """
 import contextlib
 import csv
@@ -9,136 +9,91 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.training.batches import TensorBatches, steps_per_chunk
+from neuro_trigger.training.batches import PackBatches, PackSamplers, WholeSplit, steps_per_chunk
 from neuro_trigger.training.checkpoints import LatestEpochCheckpoint, write_best
+from neuro_trigger.training.copies import CopyTensorBoard, copy_data, record_copies
+from neuro_trigger.training.engine import PackModule
 from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, write_expert_plots
-from neuro_trigger.training.module import ExpertModule
-from neuro_trigger.training.packed_fit import packed_training, restore_best_copies
-from neuro_trigger.training.packed_module import Copies
+from neuro_trigger.training.pack import Copies
 from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
+from neuro_trigger.training.result import ExpertResult
 from neuro_trigger.training.stop import TrainingStopped
 
 log = logging.getLogger("neuro_trigger.training")
 
 
-@dataclass
-class ExpertResult:
-    expert: int
-    status: str  # finished | failed | interrupted
-    error: str | None = None
-    epochs: int = 0
-    train_time_s: float = 0.0
-    samples_per_s: float = 0.0
-    best_val_loss: float | None = None
-    evaluation_time_s: float = 0.0  # predicting and evaluating every split after training
-    plot_time_s: float = 0.0  # TensorBoard plots during training (also inside train_time_s) and PNGs after it
-    metrics: dict = field(default_factory=dict)  # split -> metrics
-    predictions: dict = field(default_factory=dict)  # split -> (N, out_size) array, not written to JSON
-    best_seed: int | None = None  # packed copies: the seed whose copy these metrics and predictions are
-    copies: list = field(default_factory=list)  # packed copies: one summary each (seed, best val loss, ...)
-    copy_predictions: list = field(default_factory=list)  # packed copies: split -> predictions, each; not in JSON
-
-    def summary(self) -> dict:
-        hidden = {"predictions", "copy_predictions"} | ({"best_seed", "copies"} if not self.copies else set())
-        return {k: v for k, v in vars(self).items() if k not in hidden}
-
-
-class StopOnRequest(pl.Callback):
-    """Ends training at the next chunk of steps (at most 64 steps or 65536 rows, see `batches.steps_per_chunk`)
-    once the run asks all experts to stop.
-
-    The unfinished epoch is dropped, so `last.ckpt` stays at the last written epoch (`checkpoints.py`) and a
-    resumed run continues exactly where an uninterrupted one would be.
-    """
-
-    def __init__(self, stop: threading.Event):
-        self.stop = stop
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if self.stop.is_set():
-            raise TrainingStopped(f"stopped by request in epoch {trainer.current_epoch}, step {trainer.global_step}")
-
-
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
                stop: threading.Event, extra_callbacks: list[pl.Callback] = (), resume: bool = False,
                copies: Copies | None = None) -> ExpertResult:
-    """Train (or, resuming, continue from the last checkpoint), restore the best checkpoint, predict and
-    evaluate every split, write result.json and the plots. A finished expert is not retrained on resume.
-
-    With `copies`, its K packed copies train together; each ends with its best weights, and the copy with
-    the lowest val loss is put into `network` and evaluated as the expert's result."""
+    """Train (or, resuming, continue from the last checkpoint) the expert's copies (`network` alone without
+    `copies`), put the best copy's best weights into `network`, predict and evaluate every split, write
+    result.json and the plots. A finished expert is not retrained on resume."""
     config = data.config
+    copies = copies or Copies([config], [network], labels=[f"expert {data.expert}"])
     x, y, _ = data.tensors("train")
     val = data.tensors("val")
-    val_batches = TensorBatches(val, len(val[0]))
-    if copies is None:
-        module = ExpertModule(network, config, label=f"expert {data.expert}")
-        train_batches = TensorBatches((x, y), config["batch_size"], make_sampler(data),
-                                      steps_per_chunk(config["batch_size"]))
-        callbacks = []
-    else:
-        module, train_batches, callbacks = packed_training(data, copies, stop)
+    module = PackModule(copies, stop)
+    sampler = PackSamplers([make_sampler(copy_data(data, c)) for c in copies.configs])
+    train_batches = PackBatches((x, y), config["batch_size"], sampler, steps_per_chunk(config["batch_size"]))
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
+    callbacks = [ProgressCallback(board, data.expert), plotter, *extra_callbacks]
     trainer = _trainer(config, expert_dir, len(train_batches),
-                       [*callbacks, ProgressCallback(board, data.expert), StopOnRequest(stop), plotter,
-                        *extra_callbacks], stop, early_stopping=copies is None)
+                       callbacks + ([CopyTensorBoard(copies)] if copies.tensorboard_dirs else []), stop)
     last = expert_dir / "ckpts" / "last.ckpt"
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
     if previous.get("status") == "finished":
-        log.info("expert %d finished before the interruption: evaluating its best checkpoint only", data.expert)
+        log.info("expert %d finished before the interruption: evaluating its best weights only", data.expert)
         epochs, status = previous["epochs"], "finished"
-        best_path = expert_dir / "ckpts" / ("best.ckpt" if copies is None else "last.ckpt")
-        best_score = previous.get("best_val_loss")
+        checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+        module.load_state_dict(checkpoint["state_dict"])
+        module.on_load_checkpoint(checkpoint)
     else:
         resume_from = last if resume and last.is_file() else None
         # a checkpoint taken at the end of epoch index e continues with epoch e + 1
         start_epoch = torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"] + 1 if resume_from else 0
-        log.info("training expert %d on %d rows (val %d), batch %d, %s%s", data.expert, len(x), len(val[0]),
+        log.info("training expert %d%s on %d rows (val %d), batch %d, %s%s", data.expert,
+                 f" ({len(copies.networks)} copies)" if len(copies.networks) > 1 else "", len(x), len(val[0]),
                  config["batch_size"], "reweighted " + str(config["dist"]) if config["dist"] else "unweighted",
                  f", resuming from {resume_from} after {start_epoch} epochs" if resume_from else "")
         status = "finished"
         with csv_history_kept(expert_dir / "csv" / "metrics.csv", start_epoch):
             try:
-                trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from, weights_only=True)
+                trainer.fit(module, train_batches, WholeSplit(val), ckpt_path=resume_from, weights_only=True)
             except TrainingStopped as e:
                 log.warning("expert %d: %s", data.expert, e)
                 status = "interrupted"
         epochs = trainer.current_epoch  # complete epochs
         session_epochs = epochs - start_epoch
-        best_path, best_score = None, None  # the module holds the best weights itself
-        if copies is None and module.best_weights is not None:
-            write_best(expert_dir / "ckpts" / "best.ckpt", module.best_weights, module.best_epoch,
-                       module.best_val_loss)
-            network.load_state_dict(module.best_weights)
-            best_score = module.best_val_loss
     session_time = time.monotonic() - started if session_epochs else 0.0
-    networks_trained = 1 if copies is None else len(copies.networks)
-    samples_per_s = (round(session_epochs * len(train_batches.sampler) * networks_trained / session_time, 1)
-                     if session_epochs
-                     else previous.get("samples_per_s", 0.0))
-    if best_path is not None and best_path.is_file():
-        module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
+    samples_per_s = (round(session_epochs * len(sampler) * len(copies.networks) / session_time, 1)
+                     if session_epochs else previous.get("samples_per_s", 0.0))
+    best = module.restore_best(copies)
+    if network is not copies.networks[best]:
+        network.load_state_dict(copies.networks[best].state_dict())
+    best_val = float(module.best_val[best])
+    if module.best_weights[best] is not None:
+        write_best(expert_dir / "ckpts" / "best.ckpt", module.best_weights[best], int(module.best_epoch[best]),
+                   best_val)
     result = ExpertResult(
-        expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s, best_val_loss=best_score,
+        expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s,
+        best_val_loss=best_val if np.isfinite(best_val) else None,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
-    if copies is not None:
-        restore_best_copies(module, copies, network, data, result)
+    if len(copies.networks) > 1:
+        record_copies(module, copies, best, data, result)
     result.predictions, result.metrics = evaluate_expert(network, data)
     plots_started = time.monotonic()
     write_expert_plots(expert_dir, data, result.predictions, result.metrics)
@@ -153,18 +108,16 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
 
 
 def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
-             stop: threading.Event | None = None, early_stopping: bool = True) -> pl.Trainer:
-    """One expert's Trainer: its loggers, the latest-epoch checkpoint for --resume (on a time cadence and at
-    a stop request), early stopping (packed copies stop each on their own, inside their module)."""
+             stop: threading.Event | None = None) -> pl.Trainer:
+    """One expert's Trainer: its loggers and the latest-epoch checkpoint for --resume (on a time cadence and at
+    a stop request); each copy stops early on its own, inside the engine."""
     callbacks = [*callbacks, LatestEpochCheckpoint(expert_dir / "ckpts", stop)]
-    if early_stopping and config["early_stopping_patience"] is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config["early_stopping_patience"]))
     return pl.Trainer(
         max_epochs=config["epochs"], accelerator="cpu", devices=1,
         logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
                 CSVLogger(expert_dir, name="csv", version="")],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        # Lightning batches (chunks of steps, or a packed epoch): metrics are logged per epoch only
+        # Lightning batches are chunks of steps: metrics are logged per epoch only
         log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,
     )
 

@@ -1,5 +1,5 @@
 """What an epoch costs beyond its steps (issue 24): `last.ckpt` on a time cadence with the best weights inside
-it, best.ckpt once at the end, and experts training with one torch thread each."""
+it, and experts training with one torch thread each."""
 import threading
 from pathlib import Path
 
@@ -11,9 +11,11 @@ from neuro_trigger.configs import configs
 from neuro_trigger.data import synthetic
 from neuro_trigger.models import build_network
 from neuro_trigger.training import threads
-from neuro_trigger.training.batches import PermutationSampler, TensorBatches, steps_per_chunk
-from neuro_trigger.training.checkpoints import LatestEpochCheckpoint, write_best
-from neuro_trigger.training.module import ExpertModule
+from neuro_trigger.training.batches import PackBatches, PackSamplers, PermutationSampler, WholeSplit, steps_per_chunk
+from neuro_trigger.training.checkpoints import LatestEpochCheckpoint
+from neuro_trigger.training.engine import PackModule
+from neuro_trigger.training.pack import Copies
+from neuro_trigger_tests.conftest import run_module
 
 ROWS, BATCH = 1200, 64
 
@@ -23,12 +25,16 @@ def expert_config(**changes) -> dict:
             **changes}
 
 
-def batches() -> tuple[TensorBatches, TensorBatches]:
+def pack_of_one(config: dict) -> PackModule:
+    return PackModule(Copies([config], [build_network(config)]))
+
+
+def batches() -> tuple[PackBatches, WholeSplit]:
     tracks = synthetic.generate(ROWS, seed=4)
     x, y = torch.from_numpy(tracks.inputs), torch.from_numpy(tracks.reco.astype(np.float32))
     reference = torch.from_numpy(tracks.old.astype(np.float32))
-    return (TensorBatches((x, y), BATCH, PermutationSampler(ROWS, seed=1), steps_per_chunk(BATCH)),
-            TensorBatches((x[:400], y[:400], reference[:400]), 400))
+    return (PackBatches((x, y), BATCH, PackSamplers([PermutationSampler(ROWS, seed=1)]), steps_per_chunk(BATCH)),
+            WholeSplit((x[:400], y[:400], reference[:400])))
 
 
 class CheckpointEpochs(pl.Callback):
@@ -48,9 +54,9 @@ class CheckpointEpochs(pl.Callback):
 
 
 def train(folder: Path, config: dict, every_s: float, stop: threading.Event | None = None,
-          resume_from: Path | None = None) -> tuple[ExpertModule, CheckpointEpochs]:
+          resume_from: Path | None = None) -> tuple[PackModule, CheckpointEpochs]:
     torch.manual_seed(0)
-    module = ExpertModule(build_network(config), config)
+    module = pack_of_one(config)
     seen = CheckpointEpochs(folder / "last.ckpt")
     trainer = pl.Trainer(max_epochs=config["epochs"], accelerator="cpu", devices=1, logger=False,
                          enable_progress_bar=False, enable_model_summary=False,
@@ -79,7 +85,7 @@ def test_a_stop_request_writes_the_epoch_that_just_ended(tmp_path):
                 stop.set()
                 trainer.should_stop = True
 
-    module = ExpertModule(build_network(expert_config()), expert_config())
+    module = pack_of_one(expert_config())
     trainer = pl.Trainer(max_epochs=5, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                          enable_model_summary=False,
                          callbacks=[StopAfterEpoch1(), LatestEpochCheckpoint(tmp_path, stop, every_s=3600)])
@@ -90,25 +96,36 @@ def test_a_stop_request_writes_the_epoch_that_just_ended(tmp_path):
 def test_best_weights_travel_in_last_checkpoint_and_resume_ends_like_an_uninterrupted_run(tmp_path):
     uninterrupted, _ = train(tmp_path / "full", expert_config(), every_s=3600)
     first, _ = train(tmp_path / "cut", expert_config(epochs=2), every_s=3600)
-    stored = torch.load(tmp_path / "cut" / "last.ckpt", weights_only=True)["best"]
-    assert stored["epoch"] == first.best_epoch and stored["val_loss"] == first.best_val_loss
-    assert all(torch.equal(stored["weights"][k], v) for k, v in first.best_weights.items())
+    stored = torch.load(tmp_path / "cut" / "last.ckpt", weights_only=True)["copies"]
+    assert stored["best_epoch"][0] == first.best_epoch[0] and stored["best_val"][0] == first.best_val[0]
+    assert all(torch.equal(stored["best_weights"][0][k], v) for k, v in first.best_weights[0].items())
     resumed, _ = train(tmp_path / "cut", expert_config(), every_s=3600, resume_from=tmp_path / "cut" / "last.ckpt")
-    assert resumed.best_epoch == uninterrupted.best_epoch
-    assert abs(resumed.best_val_loss - uninterrupted.best_val_loss) < 1e-6
-    for name, value in uninterrupted.best_weights.items():
-        assert torch.allclose(resumed.best_weights[name], value, atol=1e-6)
+    assert resumed.best_epoch[0] == uninterrupted.best_epoch[0]
+    assert abs(float(resumed.best_val[0] - uninterrupted.best_val[0])) < 1e-6
+    for name, value in uninterrupted.best_weights[0].items():
+        assert torch.allclose(resumed.best_weights[0][name], value, atol=1e-6)
 
 
-def test_resume_of_a_run_of_the_previous_release_takes_its_best_weights_from_best_ckpt(tmp_path):
-    """The previous release kept the best weights only in best.ckpt, written by a ModelCheckpoint on val_loss."""
-    network = build_network(expert_config())
-    write_best(tmp_path / "best.ckpt", network.state_dict(), 3, 0.25)
-    module = ExpertModule(build_network(expert_config()), expert_config())
-    module.on_load_checkpoint({"callbacks": {"ModelCheckpoint{'monitor': 'val_loss'}": {
-        "monitor": "val_loss", "best_model_path": str(tmp_path / "best.ckpt"), "best_model_score": torch.tensor(0.25)}}})
-    assert module.best_val_loss == 0.25
-    assert all(torch.equal(module.best_weights[k], v) for k, v in network.state_dict().items())
+def test_resume_of_an_unfinished_run_of_the_previous_release_is_refused_in_one_line(tmp_path, small_data_args):
+    """The previous release had a second engine whose checkpoints hold no per-copy state: such a run cannot
+    continue exactly, so --resume says so before touching the folder."""
+    import json
+
+    result = run_module("neuro_trigger/main.py", "baseline_v2", "-p", "-d", "old", "--log-root", str(tmp_path),
+                        *small_data_args, "-m", "epochs=1", "experts=[0]")
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = tmp_path / "baseline_v2" / "version_0"
+    last = run_dir / "expert_0" / "ckpts" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    checkpoint.pop("copies")
+    torch.save(checkpoint, last)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    before = sorted(p.name for p in run_dir.iterdir())
+    resumed = run_module("neuro_trigger/main.py", "--resume", str(run_dir))
+    assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
+    assert resumed.stderr.count("\n") == 1 and "earlier release" in resumed.stderr and str(last) in resumed.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == before
 
 
 def test_experts_train_with_one_torch_thread_and_the_main_thread_gets_its_own_back():
@@ -148,7 +165,7 @@ def tensorboard_plot_epochs(folder: Path, monkeypatch, share: float) -> list[int
     monkeypatch.setattr(plot_callback, "PLOT_SHARE", share)
     tracks = synthetic.generate(ROWS, seed=4)
     plotter = plot_callback.PlotCallback(tracks.reco[:400], tracks.old[:400], every=1, expert=0)
-    module = ExpertModule(build_network(expert_config()), expert_config())
+    module = pack_of_one(expert_config())
     trainer = pl.Trainer(max_epochs=4, accelerator="cpu", devices=1, logger=TensorBoardLogger(folder, "tb", ""),
                          enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
                          num_sanity_val_steps=0,

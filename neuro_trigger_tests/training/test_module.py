@@ -1,4 +1,4 @@
-"""The lean training step: chunks of batches stepped in a plain loop train exactly like a plain PyTorch loop,
+"""The lean training step of the one engine (a pack of one network): chunks of batches stepped in a plain loop train exactly like a plain PyTorch loop,
 count every optimizer step, and a failing torch.compile falls back to eager training."""
 import logging
 import math
@@ -10,9 +10,11 @@ import torch
 
 from neuro_trigger.configs import configs
 from neuro_trigger.data import synthetic
-from neuro_trigger.models import build_network
-from neuro_trigger.training.batches import PermutationSampler, TensorBatches, steps_per_chunk
-from neuro_trigger.training.module import ExpertModule
+from neuro_trigger.hardware.quantization_aware import FixedPointForward
+from neuro_trigger.models import build_network, build_optimizer
+from neuro_trigger.training.batches import PackBatches, PackSamplers, PermutationSampler, steps_per_chunk
+from neuro_trigger.training.engine import PackModule
+from neuro_trigger.training.pack import Copies
 from neuro_trigger_tests.conftest import run_module
 
 ROWS, BATCH, EPOCHS = 2500, 16, 2  # 2500 rows: chunks of 1024, 1024, 452 rows; the epoch's last batch has 4
@@ -31,39 +33,46 @@ def train_with_lightning(config: dict) -> tuple[torch.nn.Module, pl.Trainer]:
     x, y = data()
     torch.manual_seed(0)
     network = build_network(config)
-    batches = TensorBatches((x, y), BATCH, PermutationSampler(ROWS, seed=1), steps_per_chunk(BATCH))
+    batches = PackBatches((x, y), BATCH, PackSamplers([PermutationSampler(ROWS, seed=1)]), steps_per_chunk(BATCH))
     trainer = pl.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(ExpertModule(network, config), batches)
+    trainer.fit(PackModule(Copies([config], [network], labels=["network"])), batches)
     return network, trainer
 
 
 def train_plainly(config: dict) -> tuple[torch.nn.Module, float]:
-    """The reference: one optimizer step per batch, plain (unfused) Adam; returns the last epoch's mean loss."""
+    """The reference: one network trained alone in a plain loop, one optimizer step per batch (the config's
+    optimizer), through the fixed-point pass in the quantisation-aware epochs; returns the last epoch's mean
+    loss."""
     x, y = data()
     torch.manual_seed(0)
     network = build_network(config)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config["learning_rate"])
+    optimizer = build_optimizer(config, network.parameters())
     sampler = PermutationSampler(ROWS, seed=1)
+    qat = config["quantization_aware"]
+    fixed_point = FixedPointForward(config["precision"])
     for epoch in range(EPOCHS):
         order = torch.from_numpy(sampler.draw(epoch))
+        forward = (lambda x: fixed_point(network, x)) if qat and epoch >= EPOCHS - qat["epochs"] else network
         loss_sum = 0.0
         for start in range(0, ROWS, BATCH):
             rows = order[start:start + BATCH]
             optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(network(x[rows]), y[rows])
+            loss = torch.nn.functional.mse_loss(forward(x[rows]), y[rows])
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(rows)
     return network, loss_sum / ROWS
 
 
-def test_lean_step_trains_like_a_plain_loop_and_counts_every_step():
-    config = expert_config()
+@pytest.mark.parametrize("changes", [{}, {"model": "BaselineModelBN"}, {"quantization_aware": {"epochs": 1}}],
+                         ids=["baseline_v2", "batch_norm", "quantization_aware"])
+def test_a_pack_of_one_trains_like_a_plain_loop_and_counts_every_step(changes):
+    config = expert_config(**changes)
     lean, trainer = train_with_lightning(config)
     plain, last_epoch_loss = train_plainly(config)
-    for a, b in zip(lean.parameters(), plain.parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # fused Adam rounds differently
+    for a, b in zip(lean.state_dict().values(), plain.state_dict().values()):  # batch-norm statistics included
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert trainer.global_step == EPOCHS * math.ceil(ROWS / BATCH)
     assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(last_epoch_loss, rel=1e-5)
 
@@ -95,5 +104,5 @@ def test_compile_must_be_a_boolean(tmp_path, small_data_args, value):
 
 
 def test_chunks_are_short_enough_for_a_quick_stop():
-    """StopOnRequest acts between chunks: a chunk is at most 64 steps and at most 65536 rows (or one batch)."""
+    """A stop request is answered between chunks: a chunk is at most 64 steps and at most 65536 rows (or one batch)."""
     assert [steps_per_chunk(b) for b in (1, 16, 1024, 2048, 32768, 65536, 10 ** 6)] == [64, 64, 64, 32, 2, 1, 1]

@@ -1,40 +1,24 @@
-"""What `fit_expert` does differently for K packed copies: how they are fed, what each logs, which copy
-wins, and (for packed sweep trials) each copy's own result."""
+"""What a pack of K > 1 copies adds to an expert's result: each copy's TensorBoard losses, summary and
+predictions, and (for packed sweep trials) each copy's own result as its own run would have it."""
 import dataclasses
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from neuro_trigger.atomic import write_json
 from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.training.engine import PackModule
 from neuro_trigger.training.expert_data import ExpertData
-from neuro_trigger.training.expert_evaluation import evaluate_expert, make_sampler, predict_all, write_expert_plots
-from neuro_trigger.training.packed import PackedBatches, PackedSamplers
-from neuro_trigger.training.packed_module import Copies, PackedExpertModule
-
-if TYPE_CHECKING:  # fit.py imports this module
-    from neuro_trigger.training.fit import ExpertResult
+from neuro_trigger.training.expert_evaluation import evaluate_expert, predict_all, write_expert_plots
+from neuro_trigger.training.pack import Copies
+from neuro_trigger.training.result import ExpertResult
 
 
 def copy_data(data: ExpertData, config: dict) -> ExpertData:
     """The expert's rows as seen by one copy (its own config: seed, rates)."""
     return dataclasses.replace(data, config=config)
-
-
-def packed_training(data: ExpertData, copies: Copies, stop: threading.Event | None = None
-                    ) -> tuple[PackedExpertModule, PackedBatches, list]:
-    """The packed module (stopping at the next step once `stop` is set), its batches (copy k draws rows with
-    the sampler its own seed makes) and the callbacks that write each copy's losses to its own TensorBoard
-    folder, where it has one."""
-    x, y, _ = data.tensors("train")
-    samplers = PackedSamplers([make_sampler(copy_data(data, c)) for c in copies.configs])
-    callbacks = [CopyTensorBoard(copies)] if copies.tensorboard_dirs else []
-    return PackedExpertModule(copies, stop), PackedBatches((x, y), data.config["batch_size"], samplers), callbacks
 
 
 class CopyTensorBoard(pl.Callback):
@@ -64,25 +48,17 @@ class CopyTensorBoard(pl.Callback):
             writer.close()
 
 
-@torch.no_grad()
-def restore_best_copies(module: PackedExpertModule, copies: Copies, network: nn.Module, data: ExpertData,
-                        result: "ExpertResult") -> None:
-    """Each copy's best weights into its network, the copy with the lowest best val loss into `network`,
-    and every copy's predictions and summary into the result."""
-    for k, copy in enumerate(copies.networks):
-        module.network.write_copy(k, copy, module.best_state(k))
-    best = int(torch.argmin(module.best_val))
-    network.load_state_dict(copies.networks[best].state_dict())
+def record_copies(module: PackModule, copies: Copies, best: int, data: ExpertData, result: ExpertResult) -> None:
+    """The pack's copies in the expert's result: which seed won, each copy's summary and its predictions."""
     result.best_seed = copies.seeds[best]
     result.copies = module.copy_summaries(result.epochs)
-    best_val = module.best_val[best]
-    result.best_val_loss = float(best_val) if torch.isfinite(best_val) else None
     inputs = {split: data.tensors(split)[0] for split in SPLITS}
-    result.copy_predictions = [{split: predict_all(copy, inputs[split], data.config["out_size"]) for split in SPLITS}
-                               for copy in copies.networks]
+    with torch.no_grad():
+        result.copy_predictions = [{split: predict_all(copy, inputs[split], data.config["out_size"])
+                                    for split in SPLITS} for copy in copies.networks]
 
 
-def copy_result(packed: "ExpertResult", k: int, copies: Copies, data: ExpertData, expert_dir: Path) -> "ExpertResult":
+def copy_result(packed: ExpertResult, k: int, copies: Copies, data: ExpertData, expert_dir: Path) -> ExpertResult:
     """Copy k's own result, as an unpacked run of its config would have it: its metrics on every split,
     result.json and plots in `expert_dir` (its run folder's expert folder)."""
     if not packed.copy_predictions:  # the pack failed before any copy was evaluated

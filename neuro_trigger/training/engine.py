@@ -1,0 +1,185 @@
+"""The one training engine: a Lightning module that trains the K >= 1 copies of an expert (`pack.py`) together.
+
+Each copy keeps what a network of its own would have: its seed's initialisation and row order, its learning
+rate and weight decay, its early-stopping count, its best weights (lowest val loss, strictly lower, as
+Lightning's ModelCheckpoint picks them) and its fate when its loss diverges (the copy stops; the expert
+fails once every copy has). A plain run is K = 1.
+
+The step is as short as a plain PyTorch loop: Lightning hands over a chunk of batches (`batches.py`) and
+`training_step` steps through them itself, calling the torch optimizer directly. Lightning's hooks and
+progress tracking thus run once per chunk; Lightning pays for the epoch loop, checkpoints, loggers and
+callbacks, but its step counter has to be advanced by hand (`_count_optimizer_steps`).
+
+With `quantization_aware: {"epochs": N}` the last N epochs train through the FPGA fixed-point arithmetic
+(straight-through gradient), and every validation runs in fixed point, so the best weights are the best
+network as the FPGAs compute it.
+"""
+import threading
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from neuro_trigger.training.pack import Copies, make_pack
+from neuro_trigger.training.stop import TrainingStopped
+from neuro_trigger.training.validation import ValidationFigures
+
+
+class PackModule(pl.LightningModule):
+    """Trains the copies of one expert on chunks `(x (K, C, in), y (K, C, >= out))`; validation on
+    `(x, y, reference)` of the whole split keeps each copy's best weights and stops each on its own patience
+    (a stopped copy still steps, but nothing of it is kept any more)."""
+
+    def __init__(self, copies: Copies, stop: threading.Event | None = None):
+        super().__init__()
+        self.automatic_optimization = False  # training_step steps the optimizer itself
+        self.pack = make_pack(copies)
+        self.stop = stop
+        config = copies.configs[0]
+        self.config, self.seeds, self.labels = config, copies.seeds, copies.labels
+        self.out_size, self.batch_size, self.patience = config["out_size"], config["batch_size"], \
+            config["early_stopping_patience"]
+        qat = config.get("quantization_aware")
+        self.fixed_point_from_epoch = max(0, config["epochs"] - qat["epochs"]) if qat else None
+        k = len(copies.networks)
+        self.best_val = torch.full((k,), float("inf"))
+        self.best_epoch = torch.full((k,), -1, dtype=torch.long)
+        self.wait = torch.zeros(k, dtype=torch.long)
+        self.stopped_epoch = torch.full((k,), -1, dtype=torch.long)
+        self.failed = torch.zeros(k, dtype=torch.bool)
+        self.best_weights: list[dict | None] = [None] * k
+        self.epoch_loss = {"sum": torch.zeros(k, dtype=torch.float64), "rows": 0}
+        self.last_val_pred = None  # (N, out) of the copy shown, for the plot callback
+        self.validation_figures: ValidationFigures | None = None  # made at the first validation, from its split
+
+    @property
+    def active(self) -> torch.Tensor:
+        return (self.stopped_epoch < 0) & ~self.failed
+
+    def on_train_epoch_start(self) -> None:
+        self.epoch_loss.update(sum=torch.zeros_like(self.epoch_loss["sum"]), rows=0)
+
+    def training_step(self, chunk: tuple[torch.Tensor, ...], chunk_idx: int) -> None:
+        """Step through the batches of one chunk, then account for their losses at once (per step, a loss
+        sum or a finiteness check would cost a few ops each)."""
+        if self.stop is not None and self.stop.is_set():
+            raise TrainingStopped(f"stopped by request in epoch {self.current_epoch}, step {self.global_step}")
+        x, y = chunk[0], chunk[1][..., :self.out_size]
+        optimizer = self.optimizers().optimizer  # the torch optimizer: Lightning's wrapper adds hooks to every step
+        fixed_point = self.fixed_point_from_epoch is not None and self.current_epoch >= self.fixed_point_from_epoch
+        losses, rows = [], []
+        for xb, yb, n in self.pack.batches(x, y, self.batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            total, per_copy = self.pack.train_losses(xb, yb, n == self.batch_size, fixed_point)
+            total.backward()
+            self.pack.step(optimizer)
+            losses.append(per_copy)
+            rows.append(n)
+        first_step = self.global_step
+        _count_optimizer_steps(self.trainer, len(losses))
+        losses = torch.stack(losses).reshape(len(rows), -1).double()  # (steps, K)
+        self._diverged(losses, first_step)
+        self.epoch_loss["sum"] += torch.tensor(rows, dtype=torch.float64) @ losses
+        self.epoch_loss["rows"] += sum(rows)
+        if chunk_idx == self.trainer.num_training_batches - 1:
+            self._log_train_losses(self.epoch_loss["sum"] / self.epoch_loss["rows"])
+
+    def _diverged(self, losses: torch.Tensor, first_step: int) -> None:
+        """Mark the copies whose loss stopped being finite; the expert fails once all have."""
+        finite = torch.isfinite(losses)
+        diverged = ~finite.all(dim=0) & ~self.failed
+        if not diverged.any():
+            return
+        self.failed |= diverged
+        if self.failed.all():
+            step, copy = (int(i) for i in torch.nonzero(~finite)[0])
+            where = f" in every copy (seeds {self.seeds})" if len(self.seeds) > 1 else ""
+            raise FloatingPointError(f"loss is {losses[step, copy].item()} at epoch {self.current_epoch}, "
+                                     f"step {first_step + step}{where}")
+
+    def _log_train_losses(self, mean: torch.Tensor) -> None:
+        mean = mean.float()
+        if len(self.labels) > 1:
+            for k, label in enumerate(self.labels):
+                self.log(f"train_loss_{label}", mean[k], on_step=False, on_epoch=True, batch_size=1)
+        active = self.active
+        self.log("train_loss", mean[active].mean() if active.any() else mean.nanmean(),
+                 on_step=False, on_epoch=True, batch_size=1)
+
+    @torch.no_grad()
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, y, reference = batch
+        pred = self.pack.predict(x)  # (K, N, out)
+        target = y[:, :self.out_size]
+        losses = torch.stack([self.pack.loss_fn(p, target).mean() for p in pred])
+        logged = losses.float()  # the values Lightning logs; ModelCheckpoint compared these
+        active = self.active
+        improved = active & (logged < self.best_val)  # strictly lower, never NaN
+        for k in torch.nonzero(improved).flatten().tolist():
+            self.best_weights[k] = self.pack.copy_state(k)
+        self.best_val = torch.where(improved, logged, self.best_val)
+        self.best_epoch[improved] = self.current_epoch
+        self.wait = torch.where(improved, 0, self.wait + active.long())
+        ended = ~torch.isfinite(logged)  # as Lightning's EarlyStopping: a non-finite val loss ends the copy
+        if self.patience is not None:
+            ended |= (self.wait >= self.patience) & ~improved
+        self.stopped_epoch[active & ended] = self.current_epoch
+        if not self.active.any():
+            self.trainer.should_stop = True
+        shown = torch.where(active | improved, logged, float("inf"))
+        best = int(torch.argmin(shown)) if torch.isfinite(shown).any() else int(torch.argmin(self.best_val))
+        if self.validation_figures is None:
+            self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy())
+        self.last_val_pred = pred[best].numpy()
+        figures = self.validation_figures.figures(pred[best].double().numpy())
+        per_copy = {f"val_loss_{label}": float(losses[k]) for k, label in enumerate(self.labels)} \
+            if len(self.labels) > 1 else {}
+        self.log_dict({"val_loss": float(losses[best]), **per_copy,
+                       **{f"val_{name}": value for name, value in figures.items()}}, batch_size=len(x))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["copies"] = {"best_val": self.best_val, "best_epoch": self.best_epoch, "wait": self.wait,
+                                "stopped_epoch": self.stopped_epoch, "failed": self.failed,
+                                "best_weights": self.best_weights}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["copies"]
+        self.best_val, self.best_epoch, self.wait = state["best_val"], state["best_epoch"], state["wait"]
+        self.stopped_epoch, self.failed, self.best_weights = state["stopped_epoch"], state["failed"], \
+            state["best_weights"]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.pack.optimizer()
+
+    @torch.no_grad()
+    def restore_best(self, copies: Copies) -> int:
+        """Each copy's best weights (its last ones if it never validated) into its network; returns the index
+        of the copy with the lowest best val loss."""
+        for k, network in enumerate(copies.networks):
+            self.pack.write_copy(k, network, self.best_weights[k])
+        return int(torch.argmin(self.best_val))
+
+    def copy_summaries(self, epochs: int) -> list[dict]:
+        """Per copy: seed, rates, epochs it trained (of the `epochs` the pack ran), best val loss and epoch,
+        and why it ended."""
+        rows = []
+        for k, config in enumerate(self.pack.configs):
+            stopped = int(self.stopped_epoch[k])
+            rows.append({
+                "seed": config["seed"], "learning_rate": float(np.float32(config["learning_rate"])),
+                "weight_decay": float(np.float32(config["weight_decay"])),
+                "epochs": stopped + 1 if stopped >= 0 else epochs,
+                "best_val_loss": float(self.best_val[k]) if torch.isfinite(self.best_val[k]) else None,
+                "best_epoch": int(self.best_epoch[k]) if self.best_epoch[k] >= 0 else None,
+                "stopped_early_at_epoch": stopped if stopped >= 0 else None,
+                "diverged": bool(self.failed[k])})
+        return rows
+
+
+def _count_optimizer_steps(trainer: pl.Trainer, steps: int) -> None:
+    """Count a chunk's `steps` optimizer steps where Lightning counts them one by one (private counters, pinned
+    by tests): its optimizer wrapper's `global_step` (checkpointing reads it), and the loggers' step, which
+    Lightning itself advances by 1 after each chunk."""
+    loop = trainer.fit_loop.epoch_loop
+    loop.manual_optimization.optim_step_progress.increment_by(steps)
+    loop._batches_that_stepped += steps - 1
