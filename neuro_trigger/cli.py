@@ -10,9 +10,10 @@ import warnings
 from typing import Callable, NoReturn
 
 from neuro_trigger.errors import USER_ERROR_EXIT_CODE, UserError, shorten
+from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES
 
 SPLITS = ("train", "val", "test")  # the order of --data; neuro_trigger.data.splits.SPLITS, without its imports
-CTRL_C_EXIT_CODE = 130  # 128 + SIGINT, as shells expect
+CTRL_C_EXIT_CODE = INTERRUPTED_EXIT_CODES[0]  # 130 = 128 + SIGINT, as shells expect
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

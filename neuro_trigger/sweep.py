@@ -128,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         definition = _definition(args, log_root)
         sweep_dir = log_root / "sweeps" / definition.name
         storage_url = args.storage
-    if args.pack is not None:
-        if not 1 <= args.pack <= MAX_PACK:
-            raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
+    if args.pack is not None and not 1 <= args.pack <= MAX_PACK:
+        raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
     slurm_parameters = None
     if args.slurm is not None:
         from neuro_trigger.sweeping import slurm
@@ -153,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     study_lib.create_or_load(storage, definition)
     print(f"sweep {definition.name}: {sweep_dir}", flush=True)
     if slurm_parameters is not None:
-        from neuro_trigger.sweeping import slurm
-
         jobs = slurm.submit(sweep_dir, storage_url, args.workers, slurm_parameters, definition.name)
         print(f"submitted job {jobs[0].split('_')[0]} ({len(jobs)} tasks: {', '.join(jobs)}); "
               f"progress: python neuro_trigger/sweep.py --status {definition.name}"
