@@ -1,13 +1,38 @@
-"""What every command-line entry point shares: user errors become one line and exit code 2."""
+"""What every command-line entry point shares: the `--data` option, the warning filters, the error boundary
+(a user error is one line and exit code 2) and the exit. Imports no torch: `main.py` answers a typo without it.
+"""
+import argparse
 import atexit
 import os
 import sys
 import threading
+import warnings
 from typing import Callable, NoReturn
 
 from neuro_trigger.errors import USER_ERROR_EXIT_CODE, UserError, shorten
+from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES
 
-CTRL_C_EXIT_CODE = 130  # 128 + SIGINT, as shells expect
+SPLITS = ("train", "val", "test")  # the order of --data; neuro_trigger.data.splits.SPLITS, without its imports
+CTRL_C_EXIT_CODE = INTERRUPTED_EXIT_CODES[0]  # 130 = 128 + SIGINT, as shells expect
+
+
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """`--data TRAIN VAL TEST`, read back by `data_files`."""
+    parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
+                        help="data files per split instead of the config's data set; "
+                             "several files of one split are joined with commas")
+
+
+def data_files(values: list[str] | None) -> dict[str, list[str]] | None:
+    """The `--data` values as {split: [file, ...]} (None without --data)."""
+    if values is None:
+        return None
+    return {split: [path for path in files.split(",") if path] for split, files in zip(SPLITS, values)}
+
+
+def quiet_warnings() -> None:
+    """Silence the warnings every command would print and no user can act on."""
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")  # torch's pytree, inside Lightning
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from neuro_trigger import cli
 from neuro_trigger.atomic import finite_json
-from neuro_trigger.cli import run_cli
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare, find_runs
 
@@ -118,4 +118,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli.run_cli(main))

@@ -9,7 +9,6 @@ import gc
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 PROCESS_START = time.time()
@@ -18,11 +17,10 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuro_trigger import config as config_lib  # noqa: E402
-from neuro_trigger.cli import exit_without_teardown, run_cli  # noqa: E402
+from neuro_trigger import cli  # noqa: E402
+from neuro_trigger.cli import SPLITS  # noqa: E402,F401  (the order of --data, known without the data reader)
 from neuro_trigger.configs import configs  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
-
-SPLITS = ("train", "val", "test")  # the order of --data; neuro_trigger.data.splits.SPLITS, without its imports
 
 EPILOG = """available configs:
 {configs}
@@ -55,9 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override config keys with dotted paths; values are Python/JSON literals, "
                              "else strings (e.g. expert_2.batch_size=16 act=softsign dist.n_buckets=21); "
                              "-m may be repeated")
-    parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
-                        help="data files per split instead of the config's data set; "
-                             "several files of one split are joined with commas")
+    cli.add_data_option(parser)
     parser.add_argument("--seeds", type=int, default=None, metavar="K",
                         help="train K copies of every expert together, seeds SEED .. SEED+K-1 (same as "
                              "-m pack.seeds=K); weights.json gets each expert's best copy, summary.json the spread")
@@ -118,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = config_lib.parse_overrides(args.modify)
         if args.seeds is not None:
             overrides["pack"] = {"seeds": args.seeds}
-        data = None
-        if args.data is not None:
-            data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
+        data = cli.data_files(args.data)
         check_before_imports(args.config, overrides if data is None else {**overrides, "data": data})
         from neuro_trigger.runs import folder
 
@@ -129,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.evaluation import offload
 
     offload.start_server()  # imports numpy and matplotlib for the evaluation workers while torch is imported here
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    cli.quiet_warnings()
     # torch and Lightning make millions of objects and next to no garbage: collecting while they are imported
     # only scans them again and again (six full collections, about 1 s), and once frozen out of the
     # collector's view, the collections during the run no longer scan them either (another 1 s)
@@ -159,4 +153,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_without_teardown(run_cli(main))
+    cli.exit_without_teardown(cli.run_cli(main))

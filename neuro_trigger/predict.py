@@ -9,15 +9,14 @@ metrics compare the run with the files' old-network columns, per expert and over
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
+from neuro_trigger import cli
 from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import atomic_path, finite_json
-from neuro_trigger.cli import run_cli
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(deployable runs only): PredZFix, PredThetaFix columns and *_fixed metrics")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    cli.quiet_warnings()
 
     if args.out is not None and not args.out.parent.is_dir():
         raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
@@ -119,4 +118,4 @@ def _print(result: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli.run_cli(main))

@@ -6,13 +6,12 @@ Every trial is a normal run folder `log/<config>/version_<n>`; the sweep (an Opt
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the package importable without PYTHONPATH
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from neuro_trigger.cli import run_cli  # noqa: E402
+from neuro_trigger import cli  # noqa: E402
 from neuro_trigger.config import MAX_PACK  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
 from neuro_trigger.sweeps import sweeps as NAMED_SWEEPS  # noqa: E402
@@ -59,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--status", metavar="NAME", help="show the progress of a sweep and update its report")
     parser.add_argument("--resume", metavar="NAME", help="continue a sweep (same as rerunning its command)")
     parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
-    parser.add_argument("--data", nargs=3, metavar=("TRAIN", "VAL", "TEST"), default=None,
-                        help="data files per split, several of one split joined with commas")
+    cli.add_data_option(parser)
     parser.add_argument("--log-root", type=Path, default=None, help="runs and log/sweeps/ below this folder")
     parser.add_argument("--name", default=None, help="name of the sweep (default: the named sweep, or config_<hash>)")
     return parser
@@ -68,7 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _definition(args: argparse.Namespace, log_root: Path):
     """The sweep's definition from a named sweep and/or the command line; checked completely."""
-    from neuro_trigger.data.splits import SPLITS
     from neuro_trigger.run import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
     from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
@@ -85,9 +82,7 @@ def _definition(args: argparse.Namespace, log_root: Path):
     space.overrides.update(extra.overrides)
     space.axes.update(extra.axes)
     space.ranges.update(extra.ranges)
-    data = None
-    if args.data is not None:
-        data = {split: [p for p in files.split(",") if p] for split, files in zip(SPLITS, args.data)}
+    data = cli.data_files(args.data)
     metric = args.metric or entry.get("metric", "val/loss_vs_old")
     check_metric(metric)
     base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
@@ -106,7 +101,7 @@ def _definition(args: argparse.Namespace, log_root: Path):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    cli.quiet_warnings()
     from neuro_trigger.runs.folder import PRODUCTION_LOG_ROOT
     from neuro_trigger.sweeping import definition as definition_lib
     from neuro_trigger.sweeping import report, study as study_lib
@@ -133,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         definition = _definition(args, log_root)
         sweep_dir = log_root / "sweeps" / definition.name
         storage_url = args.storage
-    if args.pack is not None:
-        if not 1 <= args.pack <= MAX_PACK:
-            raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
+    if args.pack is not None and not 1 <= args.pack <= MAX_PACK:
+        raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
     slurm_parameters = None
     if args.slurm is not None:
         from neuro_trigger.sweeping import slurm
@@ -158,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     study_lib.create_or_load(storage, definition)
     print(f"sweep {definition.name}: {sweep_dir}", flush=True)
     if slurm_parameters is not None:
-        from neuro_trigger.sweeping import slurm
-
         jobs = slurm.submit(sweep_dir, storage_url, args.workers, slurm_parameters, definition.name)
         print(f"submitted job {jobs[0].split('_')[0]} ({len(jobs)} tasks: {', '.join(jobs)}); "
               f"progress: python neuro_trigger/sweep.py --status {definition.name}"
@@ -174,4 +166,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(cli.run_cli(main))

@@ -8,7 +8,7 @@ KEYS = {"description": (str,), "config": (str,), "grid": (dict,), "ranges": (dic
         "seeds": (int,), "method": (str,), "trials": (int,), "metric": (str,), "direction": (str,)}
 
 
-def _suggest(name: str, known) -> str:
+def did_you_mean(name: str, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -20,7 +20,7 @@ def check(name: str, entry: dict) -> dict:
         raise UserError(f"{where}: expected a dict of keys, got {type(entry).__name__}")
     for key, value in entry.items():
         if key not in KEYS:
-            raise UserError(f"{where}: unknown key {key!r}{_suggest(key, KEYS)}; known: {', '.join(KEYS)}")
+            raise UserError(f"{where}: unknown key {key!r}{did_you_mean(key, KEYS)}; known: {', '.join(KEYS)}")
         if not isinstance(value, KEYS[key]) or isinstance(value, bool):
             raise UserError(f"{where}: key {key!r} must be {KEYS[key][0].__name__}, got {value!r}")
     if "config" not in entry:

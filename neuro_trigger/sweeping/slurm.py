@@ -4,13 +4,13 @@ The array tasks share the study (journal file in the sweep folder on the shared 
 PostgreSQL storage); the submitting command prints the job id and returns. `cluster=local` runs the
 same array as local processes through submitit's local executor (to try a sweep without SLURM).
 """
-import difflib
 import os
 import re
 from pathlib import Path
 
 from neuro_trigger.errors import UserError
 from neuro_trigger.sweeping import worker
+from neuro_trigger.sweeping.named import did_you_mean
 from neuro_trigger.sweeping.space import split_top_level
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +48,7 @@ def parse_options(text: str) -> dict:
         if not sep or not key or not value:
             raise UserError(f"--slurm {item!r}: expected KEY=VALUE with KEY one of {', '.join(OPTIONS)}")
         if key not in OPTIONS:
-            close = difflib.get_close_matches(key, list(OPTIONS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"--slurm {key}: unknown option{hint}; known: {', '.join(OPTIONS)}")
+            raise UserError(f"--slurm {key}: unknown option{did_you_mean(key, OPTIONS)}; known: {', '.join(OPTIONS)}")
         options[key] = value
     parameters: dict = {"cluster": options.pop("cluster", "slurm")}
     if parameters["cluster"] not in ("slurm", "local"):
@@ -82,7 +80,7 @@ def submit(sweep_dir: Path, storage_url: str | None, tasks: int, parameters: dic
     extra = {"slurm_array_parallelism": tasks} if executor.cluster == "slurm" else {}
     try:
         executor.update_parameters(name=f"sweep-{name}", **parameters, **extra)
-        jobs = executor.map_array(worker.slurm_worker, [str(sweep_dir)] * tasks, [storage_url] * tasks)
+        jobs = executor.map_array(worker.serve, [str(sweep_dir)] * tasks, [storage_url] * tasks)
     except (NameError, ValueError) as e:
         raise UserError(f"--slurm: {str(e).splitlines()[0]}") from None
     except (OSError, RuntimeError, submitit.core.utils.FailedJobError) as e:  # sbatch missing or refusing

@@ -3,7 +3,7 @@ and failing trials whose worker died.
 
 Storage is a journal file in the sweep folder by default (no server), or an RDB (PostgreSQL) with
 heartbeats when `--storage URL` is given. Journal storage has no heartbeat: a RUNNING trial is stale
-when its worker process (pid and host, from the trial's run folder or the trial itself) is gone.
+when its worker process (pid and host, stored on the trial) is gone.
 """
 import json
 import logging
@@ -158,9 +158,7 @@ def requeue(study: optuna.Study, frozen: optuna.trial.FrozenTrial, max_retry: in
     RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, frozen)
 
 
-def history(trial: optuna.trial.FrozenTrial) -> list[int]:
-    """Numbers of the trials this one retries, oldest first (empty for a first attempt)."""
-    return list(trial.system_attrs.get("retry_history", []))
+history = RetryHeartbeatStaleTrialCallback.retry_history  # numbers of the trials one retries, oldest first
 
 
 def frozen(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
@@ -177,18 +175,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fail_dead_trials(study: optuna.Study, storage, run_summaries: dict[int, dict]) -> list[int]:
+def fail_dead_trials(study: optuna.Study, storage) -> list[int]:
     """Fail and requeue RUNNING trials whose worker died (journal storage; RDB uses heartbeats).
 
-    The worker's pid and host come from the trial's run folder when it has one (`run_summaries`,
-    by trial number), else from the trial itself. Trials of live or other-host workers are left alone.
+    The worker's pid and host are the trial's `worker` attribute (`mark_worker`, set before its run starts).
+    Trials of live or other-host workers are left alone.
     """
     if isinstance(storage, optuna.storages.RDBStorage):
         optuna.storages.fail_stale_trials(study)
         return []
     failed = []
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = run_summaries.get(frozen.number) or frozen.user_attrs.get("worker") or {}
+        worker = frozen.user_attrs.get("worker") or {}
         if worker.get("trial", frozen.number) != frozen.number:  # copied from the trial this one retries
             continue
         pid, host = worker.get("pid"), worker.get("host")

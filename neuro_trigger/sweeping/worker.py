@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from neuro_trigger.atomic import write_text
 from neuro_trigger.errors import UserError
 from neuro_trigger.runs.folder import version_number
+from neuro_trigger.runs.signals import stop_on_signals
 from neuro_trigger.sweeping import definition as definition_lib
 from neuro_trigger.sweeping import study as study_lib
 from neuro_trigger.sweeping.definition import Definition, packable
@@ -32,24 +33,31 @@ log = logging.getLogger("neuro_trigger.sweep")
 PR_SET_PDEATHSIG = 1
 
 
-def sweep_runs(definition: Definition) -> dict[int, tuple[Path, dict]]:
-    """The run folders of this sweep by trial number, found by the tag in their summary.json."""
+def read_summary(run_dir: Path) -> dict | None:
+    """The run's summary.json, or None when it is missing or unreadable: the one place a worker reads it."""
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def scanned_runs(definition: Definition) -> dict[int, Path]:
+    """The sweep's run folders by trial number, found by the tag in every summary.json of the config: only for
+    trials that stored no `run_dir` (killed before their run ended, or run by an older release)."""
     runs = {}
     parent = Path(definition.extra["log_root"]) / definition.config
     for run_dir in sorted(parent.glob("version_*"), key=version_number):
-        try:
-            summary = json.loads((run_dir / "summary.json").read_text())
-        except (OSError, ValueError):
-            continue
-        tag = summary.get("sweep") if isinstance(summary, dict) else None
+        tag = (read_summary(run_dir) or {}).get("sweep")
         if isinstance(tag, dict) and tag.get("name") == definition.name and isinstance(tag.get("trial"), int):
-            runs[tag["trial"]] = (run_dir, summary)
+            runs[tag["trial"]] = run_dir
     return runs
 
 
-def write_run_list(sweep_dir: Path, runs: dict[int, tuple[Path, dict]]) -> None:
-    """`runs.txt`: the sweep's run folders, one per line, for `python -m neuro_trigger.compare <sweep folder>`."""
-    paths = dict.fromkeys(str(path) for _, (path, _) in sorted(runs.items()))
+def write_run_list(sweep_dir: Path, study: optuna.Study) -> None:
+    """`runs.txt`: the run folders the trials stored, one per line, for `python -m neuro_trigger.compare <sweep>`."""
+    paths = dict.fromkeys(t.user_attrs["run_dir"] for t in study.get_trials(deepcopy=False)
+                          if "run_dir" in t.user_attrs)
     write_text(sweep_dir / "runs.txt", "".join(p + "\n" for p in paths))
 
 
@@ -80,9 +88,7 @@ class Worker:
         self.stop = threading.Event()
 
     def next_trial(self) -> optuna.trial.Trial | None:
-        runs = sweep_runs(self.definition)
-        study_lib.fail_dead_trials(self.study, self.storage,
-                                   {n: {"pid": s.get("pid"), "host": s.get("host")} for n, (_, s) in runs.items()})
+        study_lib.fail_dead_trials(self.study, self.storage)
         trial = study_lib.claim_waiting(self.study, self.storage)
         if trial is not None or self.definition.method == "grid":
             return trial
@@ -153,11 +159,11 @@ class Worker:
         started = time.perf_counter()
         try:
             with study_lib.Heartbeat(self.storage, trial._trial_id):
-                if previous is not None and previous[1].get("status") == "finished":
-                    run_dir, code = previous[0], 0
+                if previous is not None and (read_summary(previous) or {}).get("status") == "finished":
+                    run_dir, code = previous, 0
                 elif previous is not None:
-                    log.info("trial %d continues %s from its last checkpoint", trial.number, previous[0])
-                    run_dir, code = self._resume(previous[0], definition, params, seed, tag)
+                    log.info("trial %d continues %s from its last checkpoint", trial.number, previous)
+                    run_dir, code = self._resume(previous, definition, params, seed, tag)
                 else:
                     run_dir, code = run_lib.execute(self._request(definition, params, seed, tag))
         except Exception as e:  # one trial's failure must not end the sweep
@@ -208,13 +214,13 @@ class Worker:
         definition = self.definition
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("run_s", round(seconds, 3))  # the run itself, without the sweep
-        write_run_list(self.sweep_dir, sweep_runs(definition))
+        write_run_list(self.sweep_dir, self.study)
         if code in run_lib.INTERRUPTED_EXIT_CODES:
             self.stop.set()
             if self._tell(trial, state=TrialState.FAIL):
                 study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
             return
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = read_summary(run_dir) or {}
         value = metric_value(summary, definition.metric) if code == 0 else None
         if value is None:
             trial.set_user_attr("error", summary.get("error") or f"no metric {definition.metric} in summary.json")
@@ -234,13 +240,17 @@ class Worker:
                         trial.number)
             return False
 
-    def _previous_run(self, retries: list[int]) -> tuple[Path, dict] | None:
-        """The run folder of the trials this one retries (latest first), if one got that far."""
-        runs = sweep_runs(self.definition)
+    def _previous_run(self, retries: list[int]) -> Path | None:
+        """The run folder of the trials this one retries (latest first), if one got that far: the folder the
+        trial stored, else the one a scan finds (a trial killed before its run ended stored none)."""
+        if not retries:
+            return None
+        stored = {t.number: t.user_attrs.get("run_dir") for t in self.study.get_trials(deepcopy=False)}
         for number in reversed(retries):
-            if number in runs:
-                return runs[number]
-        return None
+            if stored.get(number):
+                return Path(stored[number])
+        runs = scanned_runs(self.definition)
+        return next((runs[number] for number in reversed(retries) if number in runs), None)
 
     def _resume(self, run_dir: Path, definition: Definition, params: dict, seed: int, tag: dict):
         from neuro_trigger import run as run_lib
@@ -261,11 +271,20 @@ class Worker:
                           tags={"sweep": tag})
 
 
-def limit_cores(cores: list[int] | None) -> int:
+def core_share(index: int, workers: int) -> list[int]:
+    """Worker `index`'s cores when `workers` workers share the cores this process may use (the rule of
+    `training/threads.py`): consecutive blocks whose sizes differ by at most one, never an empty one."""
+    cores = usable_cores()
+    count = max(1, min(workers, len(cores)))
+    index %= count
+    return cores[index * len(cores) // count:(index + 1) * len(cores) // count]
+
+
+def limit_cores(cores: list[int]) -> int:
     """Pin this process to its share of the cores and use as many torch threads; returns their number."""
     import torch
 
-    if cores and hasattr(os, "sched_setaffinity"):
+    if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores)
     available = len(usable_cores())
     torch.set_num_threads(available)  # the trial's evaluation and export; its experts train as threads.py says
@@ -280,53 +299,32 @@ def _die_with_parent() -> None:
         pass
 
 
-def local_worker(sweep_dir: str, storage_url: str | None, cores: list[int], index: int) -> None:
-    """Entry point of a local worker process (started by `pool.py`)."""
-    os.setpgid(0, 0)  # Ctrl-C reaches the sweep process only, which stops each worker once
-    _die_with_parent()
-    log_path = Path(sweep_dir) / "workers" / f"worker_{index}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    _serve(sweep_dir, storage_url, cores, slurm_job_id=None)
-
-
-def slurm_worker(sweep_dir: str, storage_url: str | None) -> int:
-    """Entry point of a SLURM array task (through submitit): cores are those SLURM gave the task."""
-    import submitit
-
-    env = submitit.JobEnvironment()
-    return _serve(sweep_dir, storage_url, slurm_cores(), slurm_job_id=str(env.job_id))
-
-
-def slurm_cores() -> list[int] | None:
-    """The task's share of the node when SLURM does not pin tasks itself (no task/affinity or cgroup plugin):
-    `cpus` cores, chosen by array task id, so that tasks on one node do not oversubscribe it."""
-    wanted = int(os.environ.get("SLURM_CPUS_PER_TASK", "0") or 0)
-    cores = usable_cores()
-    if not 0 < wanted < len(cores):
-        return None
-    start = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0") or 0) * wanted
-    return [cores[(start + i) % len(cores)] for i in range(wanted)]
-
-
-def _serve(sweep_dir: str, storage_url: str | None, cores: list[int] | None, slurm_job_id: str | None) -> int:
+def serve(sweep_dir: str, storage_url: str | None, index: int | None = None, workers: int = 1) -> int:
+    """Entry point of every worker process: worker `index` of `workers` started by `pool.py` (output in
+    workers/worker_<index>.log), or without `index` a SLURM array task started by submitit. Runs trials until
+    none is left; the first Ctrl-C or SIGTERM stops the current run at its next step and the worker after it."""
     from neuro_trigger.runs.logs import configure_console
 
+    if index is None:  # `cpus` cores of the node by array task id, unless SLURM pins the tasks itself
+        import submitit
+
+        wanted, slurm_job_id = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0), str(submitit.JobEnvironment().job_id)
+        index, workers = int(os.environ.get("SLURM_ARRAY_TASK_ID") or 0), len(usable_cores()) // wanted if wanted else 1
+    else:
+        os.setpgid(0, 0)  # Ctrl-C reaches the sweep process only, which stops each worker once
+        _die_with_parent()
+        (Path(sweep_dir) / "workers").mkdir(exist_ok=True)
+        out = os.open(Path(sweep_dir) / "workers" / f"worker_{index}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        slurm_job_id = None
     configure_console(interactive=False)
-    threads = limit_cores(cores)
+    threads = limit_cores(core_share(index, workers))
     worker = Worker(Path(sweep_dir), storage_url, slurm_job_id)
-
-    def handler(signum, frame) -> None:  # between trials; during a run, the run's own handler takes over
-        log.warning("%s: stopping after the current trial", signal.Signals(signum).name)
-        worker.stop.set()
-
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, handler)
     log.info("worker pid %d on %s, %d torch threads", os.getpid(), platform.node(), threads)
-    done = worker.run()
+    with stop_on_signals(worker.stop):  # while a run trains, the run's own handler (the same rule) takes over
+        done = worker.run()
     log.info("worker pid %d: %d trials, stopping", os.getpid(), done)
     return done
