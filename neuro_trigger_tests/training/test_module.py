@@ -94,6 +94,41 @@ def test_failing_compile_warns_and_trains_eagerly(monkeypatch, caplog):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def train_pack(config: dict, copies: int) -> list[torch.nn.Module]:
+    """`copies` networks of `config` trained as one pack, copy k with seed k (initialisation and row order)."""
+    x, y = data()
+    configs = [{**config, "seed": k} for k in range(copies)]
+    networks = []
+    for k in range(copies):
+        torch.manual_seed(k)
+        networks.append(build_network(config))
+    samplers = PackSamplers([PermutationSampler(ROWS, seed=k) for k in range(copies)])
+    trainer = pl.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    module = PackModule(Copies(configs, networks))
+    trainer.fit(module, PackBatches((x, y), BATCH, samplers, steps_per_chunk(BATCH)))
+    module.restore_best(Copies(configs, networks))  # stacked weights: written back into the networks here
+    return networks
+
+
+def test_a_compiled_pack_steps_every_full_batch_of_each_copy_through_its_compiled_forward(monkeypatch):
+    calls = []
+
+    def compile_that_counts(network, **kwargs):
+        def forward(x):
+            calls.append(len(x))
+            return network(x)
+        return forward
+
+    monkeypatch.setattr(torch, "compile", compile_that_counts)
+    compiled = train_pack(expert_config(compile=True), copies=2)
+    assert calls == [BATCH] * (2 * EPOCHS * (ROWS // BATCH))  # the short last batch of an epoch runs eagerly
+    stacked = train_pack(expert_config(), copies=2)  # plain MLPs without compile: stacked weights
+    for a, b in zip(compiled, stacked):
+        for p, q in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("value", ["1", "yes", "null"])
 def test_compile_must_be_a_boolean(tmp_path, small_data_args, value):
     result = run_module("neuro_trigger/main.py", "baseline_v2", "-p", "-d", "", "--log-root", str(tmp_path),
