@@ -11,15 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from neuro_trigger.evaluation import metric_table
 from neuro_trigger.runs.folder import version_number
 
-KEY_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
-               "efficiency", "efficiency_old", "rejection", "rejection_old",
-               # fixed point, for deployable runs (absent: shown as "-")
-               "loss_fixed_vs_old", "z_diff_std_fixed", "z_diff_std_trimmed_fixed", "efficiency_fixed",
-               "rejection_fixed"]
-HIGHER_IS_BETTER = {"efficiency", "rejection", "efficiency_old", "rejection_old", "efficiency_fixed",
-                    "rejection_fixed"}
+KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
 NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
 
 
@@ -78,10 +73,9 @@ def find_runs(paths: list[Path]) -> list[Run]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return float("nan"), float("nan")
-    return float(np.mean(finite)), float(np.std(finite))
+    """Mean and std (ddof 1, as summary.json `seeds`; NaN for one seed) of a group's finite values."""
+    mean, std, _ = metric_table.seed_spread(values)
+    return mean, float("nan") if std is None else std
 
 
 def _error(metrics: dict, name: str) -> float:
@@ -142,7 +136,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                 row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
                 row[f"{name}_err"] = _mean_error([_error(metrics_of(r), name) for r in members])
             rows.append(row)
-    descending = metric in HIGHER_IS_BETTER
+    descending = metric_table.higher_is_better(metric)
     rows.sort(key=lambda r: (r["scope"] != "overall", _sort_value(r.get(metric), descending)))
     order = {number: i for i, number in enumerate(dict.fromkeys(r["group"] for r in rows))}
     listed = []

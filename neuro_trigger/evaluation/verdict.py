@@ -11,30 +11,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from neuro_trigger.evaluation.metric_table import Metric, verdict_figures
 from neuro_trigger.evaluation.uncertainty import Z95
 
 BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "indistinguishable", "unknown"
 CONFIDENCE = "95%"
 
 
-@dataclass(frozen=True)
-class Figure:
-    key: str  # metric name in summary.json
-    label: str  # as the sentence names it
-    unit: str  # of the shown numbers, which are the stored ones times `scale`
-    fraction: bool  # efficiency / rejection: higher is better, judged by the difference; else lower, by the ratio
-    scale: float = 1.0
-
-
-FIGURES = [
-    Figure("loss", "loss", "1e-3", False, 1e3),
-    Figure("z_diff_std", "z std", "cm", False),
-    Figure("z_diff_std_trimmed", "z trimmed std", "cm", False),
-    Figure("theta_diff_std", "theta std", "deg", False),
-    Figure("theta_diff_std_trimmed", "theta trimmed std", "deg", False),
-    Figure("efficiency", "IP efficiency", "%", True, 100.0),
-    Figure("rejection", "background rejection", "%", True, 100.0),
-]
+Figure = Metric  # a figure the verdict judges: a row of the metric table
+FIGURES = verdict_figures()
 
 
 @dataclass
@@ -79,7 +64,7 @@ def fraction_err(metrics: dict, key: str) -> float:
 def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
     """Where the network's value, error, comparison with old and its error live (first key present wins)."""
     name = figure.key
-    if figure.fraction:
+    if figure.higher_is_better:
         mine = f"{name}_fixed" if fixed else name
         return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
     if fixed:
@@ -133,21 +118,21 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
     if value_key not in metrics:
         return None
     value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
-    if figure.fraction:
+    if figure.higher_is_better:
         err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
     else:
         err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
     comparison, comparison_err = _first(metrics, keys["comparison"]), _first(metrics, keys["comparison_err"])
     paired = math.isfinite(comparison_err)
     if not math.isfinite(comparison):
-        comparison = value - old if figure.fraction else (value / old if old else float("nan"))
+        comparison = value - old if figure.higher_is_better else (value / old if old else float("nan"))
     if not paired:  # independent errors: a conservative stand-in where the paired one is missing
-        if figure.fraction:
+        if figure.higher_is_better:
             comparison_err = math.hypot(err, old_err)
         elif value and old:
             comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
-    ci = None if figure.fraction else _interval(metrics, keys["comparison_ci"])
-    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.fraction)
+    ci = None if figure.higher_is_better else _interval(metrics, keys["comparison_ci"])
+    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.higher_is_better)
     return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired, verdict,
                      ci, judge(metrics, figure, False) if fixed else None)
 
@@ -203,11 +188,11 @@ def shown(j: Judgement, which: str = "value", unit: bool = False) -> str:
     """A judgement's value (`value`, `old` or `comparison`) ± its error as displayed: scaled, PDG-rounded."""
     value, err = getattr(j, which), getattr(j, "err" if which == "value" else f"{which}_err")
     if which == "comparison":
-        if not j.figure.fraction:
+        if not j.figure.higher_is_better:
             return format_pm(value, err)  # a ratio: no unit, no scale
         text = format_pm(value * j.figure.scale, err * j.figure.scale, "points" if unit else "")
         return ("+" if value >= 0 else "") + text
-    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.unit if unit else "")
+    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.shown_unit if unit else "")
 
 
 def detail(j: Judgement) -> str:
@@ -243,14 +228,14 @@ def summary_sentences(summary: dict, split: str = "test") -> list[str]:
 
 def header(figure: Figure) -> str:
     """Row or column title of a figure in the verdict tables, with the unit of its numbers."""
-    unit = {"1e-3": "10^-3"}.get(figure.unit, figure.unit)
+    unit = {"1e-3": "10^-3"}.get(figure.shown_unit, figure.shown_unit)
     return figure.label + (f" [{unit}]" if unit else "")
 
 
 def comparison_text(j: Judgement) -> str:
     """`ratio 0.81 ± 0.01, 95% 0.79-0.83` for losses and resolutions, `diff +0.3 ± 0.1 points` for efficiency
     and rejection."""
-    if j.figure.fraction:
+    if j.figure.higher_is_better:
         return f"diff {shown(j, 'comparison', unit=True)}"
     interval = f", 95% {j.comparison_ci[0]:.3g}-{j.comparison_ci[1]:.3g}" if j.comparison_ci else ""
     return f"ratio {shown(j, 'comparison')}{interval}"
