@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after the checks
     from neuro_trigger.runs.logs import configure_console
     from neuro_trigger.evaluation.verdict import print_run_verdict
+    from neuro_trigger.runs.record import try_read_summary
 
     gc.freeze()
     gc.enable()
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         resolve_request(request)  # a config mistake is reported before anyone is asked for a description
         request.description = description_of(args)
         run_dir, code = execute(request)
-    print_run_verdict(run_dir)
+    print_run_verdict(try_read_summary(run_dir)[0] or {})
     print(f"run folder: {run_dir}")
     if code not in (0, 2):
         print(f"to continue it: python neuro_trigger/main.py --resume {run_dir}")

@@ -25,8 +25,9 @@ from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
 from neuro_trigger.hardware.deploy import fixed_point_predictions, not_deployable_reason
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
-from neuro_trigger.inference import load_networks, predict, read_run_summary, unfinished_warning
+from neuro_trigger.inference import load_networks, predict, unfinished_warning
 from neuro_trigger.runs.export import prediction_columns
+from neuro_trigger.runs.record import read_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.out is not None and not args.out.parent.is_dir():
         raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    summary = read_run_summary(args.run_dir)
+    summary = read_summary(args.run_dir)
     run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from neuro_trigger.evaluation import metric_table
-from neuro_trigger.runs.folder import version_number
 
 KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
 NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
@@ -46,30 +45,6 @@ class Run:
 
         walk("", {k: v for k, v in self.summary.get("config", {}).items() if k not in NOT_HYPERPARAMETERS})
         return flat
-
-
-def find_runs(paths: list[Path]) -> list[Run]:
-    """Run folders named directly, inside a config folder, inside a log root, or listed by a sweep folder."""
-    runs = []
-    for path in map(Path, paths):
-        if (path / "summary.json").is_file() or path.name.startswith("version_"):
-            candidates = [path]
-        elif (path / "runs.txt").is_file():  # log/sweeps/<name>: its trials' run folders, one per line
-            candidates = [Path(line) for line in dict.fromkeys((path / "runs.txt").read_text().split("\n")) if line]
-        elif any(path.glob("version_*")):
-            candidates = sorted(path.glob("version_*"), key=version_number)
-        else:
-            candidates = sorted((v for c in sorted(path.iterdir()) if c.is_dir() for v in c.glob("version_*")),
-                                key=lambda v: (v.parent.name, version_number(v)))
-        for candidate in candidates:
-            try:
-                summary = json.loads((candidate / "summary.json").read_text())
-            except (OSError, ValueError):
-                summary = {}
-            if not isinstance(summary, dict):  # valid JSON, but not a run summary: listed with this status
-                summary = {"status": "summary.json is not a JSON object"}
-            runs.append(Run(candidate, summary))
-    return runs
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -6,10 +6,8 @@ Works on the metrics dicts of summary.json. Where a deployable network has fixed
 (`X_fixed`, `X_fixed_err`, `X_fixed_vs_old`, `X_fixed_ci`), the verdict is that of the fixed-point network,
 which is what would run on the FPGAs.
 """
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from neuro_trigger.evaluation.metric_table import Metric, verdict_figures
 from neuro_trigger.evaluation.uncertainty import Z95
@@ -277,15 +275,11 @@ def rich_table(verdict: Verdict, data: str = "test split"):
     return table
 
 
-def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
+def print_run_verdict(summary: dict, split: str = "test", console=None) -> None:
     """The end of a run on the console: the overall verdict table and one sentence per expert and overall,
-    from the run's summary.json (nothing when it has no metrics, e.g. a run stopped before evaluation)."""
+    from the run's summary (nothing when it has no metrics, e.g. a run stopped before evaluation)."""
     from rich.console import Console
 
-    try:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return
     console = console or Console()
     verdicts = run_verdicts(summary, split)
     if not verdicts:
