@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from neuro_trigger import config as config_lib
-from neuro_trigger.constants import ALL_EXPERTS
+from neuro_trigger.data.filters import rows_of
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.models import build_network
@@ -69,9 +69,9 @@ def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.nd
     pred = np.full((len(tracks), out_size), np.nan)
     used = np.full(len(tracks), -2, dtype=np.int64)
     for expert, network in networks.items():
-        rows = np.arange(len(tracks)) if expert == ALL_EXPERTS else np.flatnonzero(tracks.expert == expert)
-        if len(rows):
+        rows = rows_of(expert, tracks.expert)
+        if rows.any():
             inputs = torch.from_numpy(tracks.inputs[rows])
-            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(rows), CHUNK)]).double().numpy()
+            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)]).double().numpy()
             used[rows] = expert
     return pred, used

@@ -15,16 +15,14 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.cli import run_cli
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
-from neuro_trigger.hardware.deploy import fixed_point_predictions, not_deployable_reason
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
+from neuro_trigger.hardware.deploy import not_deployable_reason
 from neuro_trigger.inference import load_networks, predict, unfinished_warning
 from neuro_trigger.runs.export import prediction_columns
 from neuro_trigger.runs.record import read_summary
@@ -60,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
     tracks = data_filter.apply(io.read_files(args.files))
     pred, used = predict(networks, tracks)
-    fixed = None
-    if args.fixed_point:
-        precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in networks}
-        fixed = fixed_point_predictions(networks, tracks.inputs, used, precision_of)
+    fixed = twin_predictions(networks, config, tracks.inputs, used) if args.fixed_point else None
     predicted = used != -2
     untrained = {str(int(e)): int(c) for e, c in zip(*np.unique(tracks.expert[~predicted], return_counts=True))}
     result = {"run": str(args.run_dir), "files": args.files, "filter": repr(data_filter), "rows": len(tracks),
