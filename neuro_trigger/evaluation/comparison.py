@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neuro_trigger.evaluation import metric_table
+from neuro_trigger.evaluation.verdict import fraction_err
 
 KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
 NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
@@ -55,12 +56,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def _error(metrics: dict, name: str) -> float:
     """One standard error of a figure in a summary: `X_err`, or half the 95% interval `X_ci` / 1.96."""
-    if metrics.get(f"{name}_err") is not None:
-        return float(metrics[f"{name}_err"])
-    ci = metrics.get(f"{name}_ci")
-    if ci and len(ci) == 2 and None not in ci:
-        return (float(ci[1]) - float(ci[0])) / (2 * 1.959964)
-    return float("nan")
+    return float(metrics[f"{name}_err"]) if metrics.get(f"{name}_err") is not None else fraction_err(metrics, name)
 
 
 def _mean_error(errors: list[float]) -> float:

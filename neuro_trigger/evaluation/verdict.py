@@ -59,32 +59,18 @@ def fraction_err(metrics: dict, key: str) -> float:
     return (float(ci[1]) - float(ci[0])) / (2 * Z95)
 
 
-def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
-    """Where the network's value, error, comparison with old and its error live (first key present wins)."""
-    name = figure.key
-    if figure.higher_is_better:
-        mine = f"{name}_fixed" if fixed else name
-        return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
-    if fixed:
-        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old"],
-                "comparison_err": [f"{name}_fixed_vs_old_err"], "comparison_ci": [f"{name}_fixed_vs_old_ci"]}
-    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"],
-            "comparison_ci": [f"{name}_vs_old_ci"]}
+def _keys(figure: Figure, fixed: bool) -> tuple[str, str, str | None]:
+    """Where the network's value, its comparison with the old network and the comparison's 95% interval live."""
+    mine = f"{figure.key}_fixed" if fixed else figure.key
+    comparison = f"{mine}_minus_old" if figure.higher_is_better else f"{mine}_vs_old"
+    return mine, comparison, None if figure.higher_is_better else f"{comparison}_ci"
 
 
-def _first(metrics: dict, keys: list[str]) -> float:
-    for key in keys:
-        if key in metrics:
-            return _number(metrics, key)
-    return float("nan")
-
-
-def _interval(metrics: dict, keys: list[str]) -> list[float] | None:
-    for key in keys:
-        ci = metrics.get(key)
-        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
-                and all(math.isfinite(v) for v in ci):
-            return [float(ci[0]), float(ci[1])]
+def _interval(metrics: dict, key: str) -> list[float] | None:
+    ci = metrics.get(key)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
+            and all(math.isfinite(v) for v in ci):
+        return [float(ci[0]), float(ci[1])]
     return None
 
 
@@ -111,8 +97,7 @@ def classify(comparison: float, err: float, fraction: bool) -> str:
 
 def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
     """The judgement of one figure, or None where the summary does not have it (e.g. theta of a z-only net)."""
-    keys = _keys(figure, fixed)
-    value_key = keys["value"][0]
+    value_key, comparison_key, ci_key = _keys(figure, fixed)
     if value_key not in metrics:
         return None
     value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
@@ -120,7 +105,7 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
         err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
     else:
         err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
-    comparison, comparison_err = _first(metrics, keys["comparison"]), _first(metrics, keys["comparison_err"])
+    comparison, comparison_err = _number(metrics, comparison_key), _number(metrics, f"{comparison_key}_err")
     paired = math.isfinite(comparison_err)
     if not math.isfinite(comparison):
         comparison = value - old if figure.higher_is_better else (value / old if old else float("nan"))
@@ -129,7 +114,7 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
             comparison_err = math.hypot(err, old_err)
         elif value and old:
             comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
-    ci = None if figure.higher_is_better else _interval(metrics, keys["comparison_ci"])
+    ci = None if ci_key is None else _interval(metrics, ci_key)
     verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.higher_is_better)
     return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired, verdict,
                      ci, judge(metrics, figure, False) if fixed else None)

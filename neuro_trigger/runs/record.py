@@ -80,21 +80,16 @@ def _type_error(value: Any, hint: Any, key: str) -> str | None:
     if origin in (Union, types.UnionType):
         reasons = [_type_error(value, h, key) for h in get_args(hint)]
         return None if None in reasons else reasons[0]
-    if hint is Any or (hint is type(None) and value is None):
-        return None
-    if hint is type(None):
-        return f"{key} is {type(value).__name__}, expected null"
+    if hint is Any or hint is type(None):
+        return None if hint is Any or value is None else f"{key} is {type(value).__name__}, expected null"
     if isinstance(hint, type) and issubclass(hint, dict) and hasattr(hint, "__annotations__"):  # a TypedDict
         return _record_error(value, hint, f"{key}.") if isinstance(value, dict) else f"{key} is not an object"
     expected = {float: (int, float), int: int, str: str, bool: bool, dict: dict, list: list}[origin or hint]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         return f"{key} is {type(value).__name__}, expected {(origin or hint).__name__}"
-    if origin is dict:
-        return next(filter(None, (_type_error(v, get_args(hint)[1], f"{key}.{k}") for k, v in value.items())), None)
-    if origin is list:
-        return next(filter(None, (_type_error(v, get_args(hint)[0], f"{key}[{i}]") for i, v in enumerate(value))),
-                    None)
-    return None
+    items = value.items() if origin is dict else enumerate(value) if origin is list else ()
+    return next(filter(None, (_type_error(v, get_args(hint)[-1], f"{key}.{k}" if origin is dict else f"{key}[{k}]")
+                              for k, v in items)), None)
 
 
 def _record_error(record: dict, kind: type, prefix: str = "") -> str | None:
