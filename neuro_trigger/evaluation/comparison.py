@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neuro_trigger.evaluation import metric_table
-from neuro_trigger.evaluation.verdict import fraction_err
+from neuro_trigger.evaluation.verdict import standard_error
 
 KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
 NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
@@ -52,11 +52,6 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and std (ddof 1, as summary.json `seeds`; NaN for one seed) of a group's finite values."""
     mean, std, _ = metric_table.seed_spread(values)
     return mean, float("nan") if std is None else std
-
-
-def _error(metrics: dict, name: str) -> float:
-    """One standard error of a figure in a summary: `X_err`, or half the 95% interval `X_ci` / 1.96."""
-    return float(metrics[f"{name}_err"]) if metrics.get(f"{name}_err") is not None else fraction_err(metrics, name)
 
 
 def _mean_error(errors: list[float]) -> float:
@@ -105,7 +100,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                    "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
             for name in KEY_METRICS:
                 row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
-                row[f"{name}_err"] = _mean_error([_error(metrics_of(r), name) for r in members])
+                row[f"{name}_err"] = _mean_error([standard_error(metrics_of(r), name) for r in members])
             rows.append(row)
     descending = metric_table.higher_is_better(metric)
     rows.sort(key=lambda r: (r["scope"] != "overall", _sort_value(r.get(metric), descending)))
@@ -128,7 +123,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
             for scope, metrics_of in scopes:
                 metrics = metrics_of(run)
                 entry["metrics"][scope] = {**{name: metrics.get(name) for name in KEY_METRICS},
-                                           **{f"{name}_err": _error(metrics, name) for name in KEY_METRICS}}
+                                           **{f"{name}_err": standard_error(metrics, name) for name in KEY_METRICS}}
         listed.append(entry)
     unfinished = [{"runs": [str(r.path)], "status": r.status, "config": r.summary.get("config_name"),
                    "description": r.summary.get("description")} for r in runs if r.status != "finished"]

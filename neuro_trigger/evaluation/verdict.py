@@ -51,8 +51,10 @@ def _number(metrics: dict, key: str) -> float:
     return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
 
 
-def fraction_err(metrics: dict, key: str) -> float:
-    """One standard error of an efficiency or rejection: the 95% interval's half width / 1.96."""
+def standard_error(metrics: dict, key: str) -> float:
+    """One standard error of a figure: `X_err`, or (efficiency, rejection) its 95% interval's half width / 1.96."""
+    if metrics.get(f"{key}_err") is not None:
+        return _number(metrics, f"{key}_err")
     ci = metrics.get(f"{key}_ci")
     if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
         return float("nan")
@@ -101,10 +103,7 @@ def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
     if value_key not in metrics:
         return None
     value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
-    if figure.higher_is_better:
-        err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
-    else:
-        err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
+    err, old_err = standard_error(metrics, value_key), standard_error(metrics, f"{figure.key}_old")
     comparison, comparison_err = _number(metrics, comparison_key), _number(metrics, f"{comparison_key}_err")
     paired = math.isfinite(comparison_err)
     if not math.isfinite(comparison):
