@@ -114,10 +114,10 @@ def read_summary(run_dir: Path, require: tuple[str, ...] = ("config",), what: st
         cause = f"{FILE} is not a JSON object"
     elif (missing := [k for k in require if k not in record]):
         cause = f"{FILE} has no {missing[0]!r}: not a NeuroTrigger run summary"
+    elif isinstance(version := record.get("schema_version", 0), int) and version > SCHEMA_VERSION:
+        cause = f"{FILE} has schema_version {version}, newer than this release's {SCHEMA_VERSION}"
     elif (wrong := _record_error(record, Summary)):
         cause = f"{FILE}: {wrong}"
-    elif record.get("schema_version", 0) > SCHEMA_VERSION:
-        cause = f"{FILE} has schema_version {record['schema_version']}, newer than this release's {SCHEMA_VERSION}"
     if cause:
         raise DamagedRecord(f"{label}: {cause}", cause)
     return record
