@@ -1,5 +1,6 @@
 """What every command-line entry point shares: the `--data` option, the warning filters, the error boundary
-(a user error is one line and exit code 2) and the exit. Imports no torch: `main.py` answers a typo without it.
+(`run_cli`: a user error is one line and exit code 2) and the quick exit. Imports no torch: `main.py` answers a
+typo without it.
 """
 import argparse
 import atexit
@@ -7,13 +8,10 @@ import os
 import sys
 import threading
 import warnings
-from typing import Callable, NoReturn
+from typing import NoReturn
 
-from neuro_trigger.errors import USER_ERROR_EXIT_CODE, UserError, shorten
-from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES
-
-SPLITS = ("train", "val", "test")  # the order of --data; neuro_trigger.data.splits.SPLITS, without its imports
-CTRL_C_EXIT_CODE = INTERRUPTED_EXIT_CODES[0]  # 130 = 128 + SIGINT, as shells expect
+from neuro_trigger.constants import SPLITS
+from neuro_trigger.errors import CTRL_C_EXIT_CODE, run_cli  # noqa: F401 (in errors, for the data CLIs too)
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -33,19 +31,6 @@ def data_files(values: list[str] | None) -> dict[str, list[str]] | None:
 def quiet_warnings() -> None:
     """Silence the warnings every command would print and no user can act on."""
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")  # torch's pytree, inside Lightning
-
-
-def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Call `main(argv)`; a `UserError` prints one line 'error: <message>' (cut to a readable length)
-    on stderr and returns 2; Ctrl-C outside training returns 130 without a traceback."""
-    try:
-        return main(argv) or 0
-    except UserError as e:
-        print(f"error: {shorten(' '.join(str(e).splitlines()))}", file=sys.stderr)
-        return USER_ERROR_EXIT_CODE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return CTRL_C_EXIT_CODE
 
 
 def exit_without_teardown(code: int) -> NoReturn:

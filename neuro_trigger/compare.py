@@ -15,7 +15,8 @@ from rich.table import Table
 from neuro_trigger import cli
 from neuro_trigger.atomic import finite_json
 from neuro_trigger.errors import UserError
-from neuro_trigger.evaluation.comparison import KEY_METRICS, compare, find_runs
+from neuro_trigger.evaluation.comparison import KEY_METRICS, compare
+from neuro_trigger.runs.record import find_runs, read_summary
 
 
 def _fmt(value, error=None, spread=None) -> str:
@@ -108,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     result = compare(runs, args.split, args.metric, args.experts)
     if args.plot:
         from neuro_trigger.evaluation.overlay import write_overlay
+        from neuro_trigger.runs.export import read_prediction_columns
 
-        write_overlay([Path(r["runs"][0]) for r in result["rows"] if r["scope"] == "overall"], args.split, args.plot)
+        shown = {Path(r["runs"][0]): read_summary(r["runs"][0]) for r in result["rows"] if r["scope"] == "overall"}
+        write_overlay([(f"{s.get('config_name')}/{d.name}", s["metrics"][args.split],
+                        read_prediction_columns(d, args.split, ["RecoZ", "ScaleZ", "PredZ"])) for d, s in shown.items()],
+                      args.split, args.plot)
     if args.json:
         print(json.dumps(finite_json(result), default=str))
     else:

@@ -46,3 +46,6 @@ def theta_to_deg(theta_scaled):
 def theta_to_scaled(theta_deg):
     """Theta in degrees to the scaled [-1, 1] range."""
     return (theta_deg - THETA_MIN_DEG) / (THETA_MAX_DEG - THETA_MIN_DEG) * 2.0 - 1.0
+
+SPLITS = ("train", "val", "test")  # a data set's three splits, and the files of each
+SPLIT_FILE_STEM = {"train": "random1", "val": "random2", "test": "random3"}

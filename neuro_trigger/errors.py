@@ -1,10 +1,11 @@
 """The one exception type for user mistakes (bad config, bad data, bad path), and the guard that
 turns ordinary faults of user-supplied inputs into it.
 
-The CLIs turn a `UserError` into a single line on stderr and exit code 2, without a traceback.
+The CLIs turn a `UserError` into a single line on stderr and exit code 2, without a traceback (`run_cli`).
 """
 import contextlib
-from typing import Any, Iterator
+import sys
+from typing import Any, Callable, Iterator
 
 
 class UserError(Exception):
@@ -50,3 +51,19 @@ def user_input(what: str) -> Iterator[None]:
         raise
     except (OSError, ValueError, RecursionError) as e:
         raise UserError(f"{what}: {describe(e)}") from None
+
+
+CTRL_C_EXIT_CODE = 130  # 128 + SIGINT, as shells expect
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Call `main(argv)`; a `UserError` prints one line 'error: <message>' (cut to a readable length)
+    on stderr and returns 2; Ctrl-C outside training returns 130 without a traceback."""
+    try:
+        return main(argv) or 0
+    except UserError as e:
+        print(f"error: {shorten(' '.join(str(e).splitlines()))}", file=sys.stderr)
+        return USER_ERROR_EXIT_CODE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return CTRL_C_EXIT_CODE

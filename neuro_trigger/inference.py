@@ -1,39 +1,26 @@
 """Apply a finished run's expert networks to rows: load them, route each row to its expert, predict."""
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from neuro_trigger import config as config_lib
-from neuro_trigger.constants import ALL_EXPERTS
+from neuro_trigger.data.filters import rows_of
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.models import build_network
-from neuro_trigger.runs import export
+from neuro_trigger.runs import export, record
 
 CHUNK = 1 << 18  # rows per forward pass
 
 
-def read_run_summary(run_dir: Path) -> dict:
-    path = Path(run_dir) / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise UserError(f"{run_dir}: not a run folder (no readable summary.json)") from None
-    if not isinstance(summary, dict) or "config" not in summary:
-        raise UserError(f"{path}: not a NeuroTrigger run summary")
-    return summary
-
-
-def unfinished_warning(run_dir: Path, summary: dict) -> str | None:
+def unfinished_warning(run_dir: Path, summary: record.Summary) -> str | None:
     """A warning naming the status and epochs of a run that did not finish (None for a finished run)."""
     status = summary.get("status")
     if status == "finished":
         return None
-    experts = summary.get("experts") if isinstance(summary.get("experts"), dict) else {}
-    epochs = ", ".join(f"{name} {e.get('status')} at epoch {e.get('epochs')}" for name, e in experts.items()
-                       if isinstance(e, dict))
+    epochs = ", ".join(f"{name} {e.get('status')} at epoch {e.get('epochs')}"
+                       for name, e in summary.get("experts", {}).items())
     return (f"{run_dir} is {status!r}, not finished: its networks are from an unfinished run"
             + (f" ({epochs})" if epochs else ""))
 
@@ -50,11 +37,10 @@ def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[i
     """The run's resolved config and one network per trained expert, from its best or last checkpoint
     (weights.json when a checkpoint is missing, e.g. copied without ckpts/)."""
     run_dir = Path(run_dir)
-    summary = read_run_summary(run_dir)
-    config = {**summary["config"], "_overrides": summary.get("overrides", {})}
-    experts = summary.get("experts") if isinstance(summary.get("experts"), dict) else {}
-    trained = [int(name.split("_", 1)[1]) for name, e in experts.items()
-               if isinstance(e, dict) and e.get("status") in ("finished", "interrupted")]
+    summary = record.read_summary(run_dir)
+    config = record.run_config(summary)
+    trained = [int(name.split("_", 1)[1]) for name, e in summary.get("experts", {}).items()
+               if e.get("status") in ("finished", "interrupted")]
     if not trained:
         raise UserError(f"{run_dir}: the run has no trained expert (status {summary.get('status')!r})")
     networks = {}
@@ -83,9 +69,9 @@ def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.nd
     pred = np.full((len(tracks), out_size), np.nan)
     used = np.full(len(tracks), -2, dtype=np.int64)
     for expert, network in networks.items():
-        rows = np.arange(len(tracks)) if expert == ALL_EXPERTS else np.flatnonzero(tracks.expert == expert)
-        if len(rows):
+        rows = rows_of(expert, tracks.expert)
+        if rows.any():
             inputs = torch.from_numpy(tracks.inputs[rows])
-            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(rows), CHUNK)]).double().numpy()
+            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)]).double().numpy()
             used[rows] = expert
     return pred, used

@@ -18,7 +18,6 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
 
 from neuro_trigger import config as config_lib  # noqa: E402
 from neuro_trigger import cli  # noqa: E402
-from neuro_trigger.cli import SPLITS  # noqa: E402,F401  (the order of --data, known without the data reader)
 from neuro_trigger.configs import configs  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
 
@@ -131,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after the checks
     from neuro_trigger.runs.logs import configure_console
     from neuro_trigger.evaluation.verdict import print_run_verdict
+    from neuro_trigger.runs.record import try_read_summary
 
     gc.freeze()
     gc.enable()
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         resolve_request(request)  # a config mistake is reported before anyone is asked for a description
         request.description = description_of(args)
         run_dir, code = execute(request)
-    print_run_verdict(run_dir)
+    print_run_verdict(try_read_summary(run_dir)[0] or {})
     print(f"run folder: {run_dir}")
     if code not in (0, 2):
         print(f"to continue it: python neuro_trigger/main.py --resume {run_dir}")

@@ -15,17 +15,16 @@ import numpy as np
 from rich.console import Console
 
 from neuro_trigger import cli
-from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
-from neuro_trigger.hardware.deploy import fixed_point_predictions, not_deployable_reason
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
-from neuro_trigger.inference import load_networks, predict, read_run_summary, unfinished_warning
+from neuro_trigger.hardware.deploy import not_deployable_reason
+from neuro_trigger.inference import load_networks, predict, unfinished_warning
 from neuro_trigger.runs.export import prediction_columns
+from neuro_trigger.runs.record import read_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.out is not None and not args.out.parent.is_dir():
         raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
-    summary = read_run_summary(args.run_dir)
+    summary = read_summary(args.run_dir)
     run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -58,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
     tracks = data_filter.apply(io.read_files(args.files))
     pred, used = predict(networks, tracks)
-    fixed = None
-    if args.fixed_point:
-        precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in networks}
-        fixed = fixed_point_predictions(networks, tracks.inputs, used, precision_of)
+    fixed = twin_predictions(networks, config, tracks.inputs, used) if args.fixed_point else None
     predicted = used != -2
     untrained = {str(int(e)): int(c) for e, c in zip(*np.unique(tracks.expert[~predicted], return_counts=True))}
     result = {"run": str(args.run_dir), "files": args.files, "filter": repr(data_filter), "rows": len(tracks),

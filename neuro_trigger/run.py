@@ -19,19 +19,20 @@ import pytorch_lightning as pl
 import torch
 
 from neuro_trigger import config as config_lib
-from neuro_trigger.atomic import write_json, write_text
+from neuro_trigger.atomic import write_text
 from neuro_trigger.constants import ALL_EXPERTS
 from neuro_trigger.data import io
 from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import offload, report
-from neuro_trigger.evaluation.reference import compare_to_reference
 from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder, seeds
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.runs.overall import export_overall
+from neuro_trigger.runs.record import run_config, write_summary
+from neuro_trigger.runs.reference import compare_to_reference
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
@@ -223,7 +224,7 @@ def resume(run_dir: Path) -> tuple[Path, int]:
     summary = load_resumable(run_dir)  # again, under the lock: another resume may have finished it
     files = check_data_unchanged(run_dir, summary)
     check_checkpoints(run_dir, summary)
-    config = {**summary["config"], "_overrides": summary.get("overrides", {})}
+    config = run_config(summary)
     data, _, networks, prepared = _prepare(config, Path(summary.get("log_root", run_dir.parents[1])), files)
     summary.pop("error", None)
     summary["status"] = "running"
@@ -244,7 +245,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
         output.summary.update({"pid": os.getpid(), "host": platform.node()})
         if main.copy is not None:
             output.summary["packed_with"] = [str(o.run_dir) for o in outputs if o is not output]
-        write_json(output.run_dir / "summary.json", output.summary)
+        write_summary(output.run_dir, output.summary)
     log.info("%s %s: config %s, experts %s", "resuming" if resume else "run",
              ", ".join(str(o.run_dir) for o in outputs), main.summary["config_name"], config["experts"])
     stop = threading.Event()
@@ -276,7 +277,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
             summary, run_dir = output.summary, output.run_dir
             summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
             summary["wall_time_s"] = round(time.time() - started, 2)
-            write_json(run_dir / "summary.json", summary)
+            write_summary(run_dir, summary)
             write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
                                                                + sorted(run_dir.glob("expert_*/plots/*.png"))))
         detach_run_logs(handlers)

@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 
-from neuro_trigger.cli import run_cli
 from neuro_trigger.constants import theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.data.tracks import Tracks
+from neuro_trigger.errors import run_cli
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:

@@ -94,6 +94,12 @@ class IdentityFilter(Filter):
         return np.ones(len(tracks), dtype=bool)
 
 
+def rows_of(expert: int, expert_of_row: np.ndarray) -> np.ndarray:
+    """The rows (mask) the network of `expert` gets, all of them for -1: the one router of training, predict
+    and the fixed-point twin."""
+    return np.ones(len(expert_of_row), dtype=bool) if expert == ALL_EXPERTS else expert_of_row == expert
+
+
 class ExpertFilter(Filter):
     """Keeps the rows of one expert; -1 keeps all."""
 
@@ -103,9 +109,7 @@ class ExpertFilter(Filter):
         self.expert = expert
 
     def mask(self, tracks: Tracks) -> np.ndarray:
-        if self.expert == ALL_EXPERTS:
-            return np.ones(len(tracks), dtype=bool)
-        return tracks.expert == self.expert
+        return rows_of(self.expert, tracks.expert)
 
 
 class DuplicateEventsFilter(Filter):

@@ -11,11 +11,11 @@ import tempfile
 from pathlib import Path
 
 from neuro_trigger.atomic import current_umask
-from neuro_trigger.data import io, synthetic
+from neuro_trigger.constants import SPLIT_FILE_STEM, SPLITS
+from neuro_trigger.data import synthetic
+from neuro_trigger.data.synthetic import write_synthetic
 from neuro_trigger.errors import UserError
 
-SPLITS = ("train", "val", "test")
-SPLIT_FILE_STEM = {"train": "random1", "val": "random2", "test": "random3"}
 EMBEDDED_ROWS = {"train": 200_000, "val": 50_000, "test": 50_000}
 EMBEDDED_SEED = 2026
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -23,18 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def data_root() -> Path:
     return Path(os.environ.get("NEURO_TRIGGER_DATA") or REPO_ROOT / "data")
-
-
-def write_synthetic(folder: str | os.PathLike, rows: dict[str, int], seed: int, suffix: str = ".gz") -> dict[str, list[Path]]:
-    """Generate one synthetic data set into `folder`: neuroresults_random{1,2,3}<suffix>."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for run, split in enumerate(SPLITS, start=1):
-        path = folder / f"neuroresults_{SPLIT_FILE_STEM[split]}{suffix}"
-        io.write_file(path, synthetic.generate(rows[split], seed=seed, run=run))
-        files[split] = [path]
-    return files
 
 
 def embedded_files() -> dict[str, list[Path]]:

@@ -10,10 +10,14 @@ hardware output. Rows carry the four trigger-track columns of current basf2 file
 layout, SPEC 3a) in basf2's units: the 2D track's phi0 and the 3D track's theta in radians, its
 charge / pT in 1/GeV and pT in GeV, each with a trigger-like resolution.
 """
+import os
+from pathlib import Path
+
 import numpy as np
 
-from neuro_trigger.constants import (EXPERT_MISSING_STEREO, N_SUPERLAYERS, RAW_MAX, RAW_MIN, RAW_SCALE,
-                                     STEREO_SUPERLAYERS, TRIGGER_TRACK_COLUMNS, theta_to_scaled, z_to_scaled)
+from neuro_trigger.constants import (EXPERT_MISSING_STEREO, N_SUPERLAYERS, RAW_MAX, RAW_MIN, RAW_SCALE, SPLIT_FILE_STEM,
+                                     SPLITS, STEREO_SUPERLAYERS, TRIGGER_TRACK_COLUMNS, theta_to_scaled, z_to_scaled)
+from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
 
 GENERATOR_VERSION = 4  # 4: the 46-column layout
@@ -198,11 +202,23 @@ def generate(rows: int, seed: int = 0, run: int = 1) -> Tracks:
                   trigger_track_columns=tuple(TRIGGER_TRACK_COLUMNS))
 
 
+def write_synthetic(folder: str | os.PathLike, rows: dict[str, int], seed: int,
+                    suffix: str = ".gz") -> dict[str, list[Path]]:
+    """Generate one synthetic data set into `folder`: neuroresults_random{1,2,3}<suffix>."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for run, split in enumerate(SPLITS, start=1):
+        path = folder / f"neuroresults_{SPLIT_FILE_STEM[split]}{suffix}"
+        io.write_file(path, generate(rows[split], seed=seed, run=run))
+        files[split] = [path]
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m neuro_trigger.data.synthetic --out DIR --rows N [--seed S]`: a data set of the toy chamber."""
     import argparse
 
-    from neuro_trigger.data.splits import write_synthetic
     from neuro_trigger.errors import user_input
 
     parser = argparse.ArgumentParser(prog="python -m neuro_trigger.data.synthetic", description=(
@@ -225,6 +241,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     import sys
 
-    from neuro_trigger.cli import run_cli
+    from neuro_trigger.errors import run_cli
 
     sys.exit(run_cli(main))

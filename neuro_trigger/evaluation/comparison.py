@@ -11,15 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_trigger.runs.folder import version_number
+from neuro_trigger.evaluation import metric_table
+from neuro_trigger.evaluation.verdict import standard_error
 
-KEY_METRICS = ["loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_trimmed", "z_diff_std_trimmed_old",
-               "efficiency", "efficiency_old", "rejection", "rejection_old",
-               # fixed point, for deployable runs (absent: shown as "-")
-               "loss_fixed_vs_old", "z_diff_std_fixed", "z_diff_std_trimmed_fixed", "efficiency_fixed",
-               "rejection_fixed"]
-HIGHER_IS_BETTER = {"efficiency", "rejection", "efficiency_old", "rejection_old", "efficiency_fixed",
-                    "rejection_fixed"}
+KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
 NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
 
 
@@ -53,45 +48,10 @@ class Run:
         return flat
 
 
-def find_runs(paths: list[Path]) -> list[Run]:
-    """Run folders named directly, inside a config folder, inside a log root, or listed by a sweep folder."""
-    runs = []
-    for path in map(Path, paths):
-        if (path / "summary.json").is_file() or path.name.startswith("version_"):
-            candidates = [path]
-        elif (path / "runs.txt").is_file():  # log/sweeps/<name>: its trials' run folders, one per line
-            candidates = [Path(line) for line in dict.fromkeys((path / "runs.txt").read_text().split("\n")) if line]
-        elif any(path.glob("version_*")):
-            candidates = sorted(path.glob("version_*"), key=version_number)
-        else:
-            candidates = sorted((v for c in sorted(path.iterdir()) if c.is_dir() for v in c.glob("version_*")),
-                                key=lambda v: (v.parent.name, version_number(v)))
-        for candidate in candidates:
-            try:
-                summary = json.loads((candidate / "summary.json").read_text())
-            except (OSError, ValueError):
-                summary = {}
-            if not isinstance(summary, dict):  # valid JSON, but not a run summary: listed with this status
-                summary = {"status": "summary.json is not a JSON object"}
-            runs.append(Run(candidate, summary))
-    return runs
-
-
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return float("nan"), float("nan")
-    return float(np.mean(finite)), float(np.std(finite))
-
-
-def _error(metrics: dict, name: str) -> float:
-    """One standard error of a figure in a summary: `X_err`, or half the 95% interval `X_ci` / 1.96."""
-    if metrics.get(f"{name}_err") is not None:
-        return float(metrics[f"{name}_err"])
-    ci = metrics.get(f"{name}_ci")
-    if ci and len(ci) == 2 and None not in ci:
-        return (float(ci[1]) - float(ci[0])) / (2 * 1.959964)
-    return float("nan")
+    """Mean and std (ddof 1, as summary.json `seeds`; NaN for one seed) of a group's finite values."""
+    mean, std, _ = metric_table.seed_spread(values)
+    return mean, float("nan") if std is None else std
 
 
 def _mean_error(errors: list[float]) -> float:
@@ -140,9 +100,9 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                    "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
             for name in KEY_METRICS:
                 row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
-                row[f"{name}_err"] = _mean_error([_error(metrics_of(r), name) for r in members])
+                row[f"{name}_err"] = _mean_error([standard_error(metrics_of(r), name) for r in members])
             rows.append(row)
-    descending = metric in HIGHER_IS_BETTER
+    descending = metric_table.higher_is_better(metric)
     rows.sort(key=lambda r: (r["scope"] != "overall", _sort_value(r.get(metric), descending)))
     order = {number: i for i, number in enumerate(dict.fromkeys(r["group"] for r in rows))}
     listed = []
@@ -163,7 +123,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
             for scope, metrics_of in scopes:
                 metrics = metrics_of(run)
                 entry["metrics"][scope] = {**{name: metrics.get(name) for name in KEY_METRICS},
-                                           **{f"{name}_err": _error(metrics, name) for name in KEY_METRICS}}
+                                           **{f"{name}_err": standard_error(metrics, name) for name in KEY_METRICS}}
         listed.append(entry)
     unfinished = [{"runs": [str(r.path)], "status": r.status, "config": r.summary.get("config_name"),
                    "description": r.summary.get("description")} for r in runs if r.status != "finished"]

@@ -6,9 +6,10 @@ efficiency_fixed_ci). Old-network keys, `rows` and `z_cut_cm` are the same in bo
 """
 import numpy as np
 
+from neuro_trigger.config import for_expert
 from neuro_trigger.constants import theta_to_deg, z_to_cm
 from neuro_trigger.evaluation.metrics import evaluate, evaluate_with_twin
-from neuro_trigger.hardware.fixed_point import FixedPointNetwork, Precision
+from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION, FixedPointNetwork, Precision
 
 FIXED = "_fixed"
 # paired new-vs-old figures first (their `_err`/`_ci` belong to the comparison), then plain uncertainties
@@ -63,6 +64,23 @@ def evaluate_with_fixed(pred: np.ndarray, fixed_pred: np.ndarray | None, reco: n
     if fixed_pred is not None:
         metrics.update({**fixed_twins(fixed_metrics), **float_vs_fixed(pred, fixed_pred)})
     return metrics
+
+
+def twin_network(network, expert_config: dict) -> FixedPointNetwork | None:
+    """The expert's network in the FPGAs' arithmetic at its config's precision (None: not deployable)."""
+    from neuro_trigger.hardware.deploy import fixed_point_network  # torch: kept out of the evaluation workers
+
+    return fixed_point_network(network, expert_config.get("precision", DEFAULT_PRECISION))
+
+
+def twin_predictions(networks: dict, config: dict, inputs: np.ndarray, expert_of_row: np.ndarray,
+                     known: dict[int, tuple] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(output nodes, predictions) of the run's networks in fixed point, each row by its expert's twin
+    (`deploy.fixed_point_predictions`, `known` nodes reused); None when any network is not deployable."""
+    from neuro_trigger.hardware.deploy import fixed_point_predictions
+
+    precision_of = {x: for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in networks}
+    return fixed_point_predictions(networks, inputs, expert_of_row, precision_of, known)
 
 
 def evaluate_split(pred: np.ndarray, fixed: FixedPointNetwork | None, inputs: np.ndarray, reco: np.ndarray,

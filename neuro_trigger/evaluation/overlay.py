@@ -1,5 +1,4 @@
 """The `compare --plot` figure: resolution vs reco z and z_reco - z_pred of several runs and the old network."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,22 +7,19 @@ from matplotlib.figure import Figure
 from neuro_trigger.constants import z_to_cm
 from neuro_trigger.evaluation import plots  # noqa: F401  (selects the headless backend)
 from neuro_trigger.evaluation.metrics import Z_BIN_EDGES_CM
-from neuro_trigger.runs.export import read_prediction_columns
 
 
-def write_overlay(run_dirs: list[Path], split: str, out: Path) -> None:
+def write_overlay(runs: list[tuple[str, dict, dict]], split: str, out: Path) -> None:
+    """Per run (label, its metrics of `split`, its RecoZ / ScaleZ / PredZ prediction columns): one curve each."""
     fig = Figure(figsize=(12, 4.8), dpi=90, layout="constrained")
     resolution, differences = fig.subplots(1, 2)
     centres = (Z_BIN_EDGES_CM[:-1] + Z_BIN_EDGES_CM[1:]) / 2
     bins = np.linspace(-50, 50, 101)
     old_drawn = False
-    for run_dir in run_dirs:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        label = f"{summary.get('config_name')}/{run_dir.name}"
-        binned = summary["metrics"][split]["z_resolution_vs_z"]
+    for label, metrics, columns in runs:
+        binned = metrics["z_resolution_vs_z"]
         as_float = lambda values: np.array([np.nan if v is None else v for v in values], float)  # noqa: E731
         resolution.plot(centres, as_float(binned["new"]), "o-", label=label)
-        columns = read_prediction_columns(run_dir, split, ["RecoZ", "ScaleZ", "PredZ"])
         z_reco = z_to_cm(columns["RecoZ"])
         differences.hist(np.clip(z_reco - z_to_cm(columns["PredZ"]), -50, 50), bins, histtype="step", label=label)
         if not old_drawn:

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from neuro_trigger.evaluation import verdict as verdict_lib
+from neuro_trigger.evaluation import metric_table, verdict as verdict_lib
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
 # run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
@@ -66,7 +66,7 @@ def verdict_sentences(summary: dict, split: str = "test") -> str:
     return f"<ul class='verdict'>{items}</ul>" if items else "<p>no finished expert to judge</p>"
 
 
-SEED_FIGURES = ("loss_vs_old", "z_diff_std", "z_diff_std_trimmed", "efficiency", "rejection")
+SEED_FIGURES = metric_table.names(metric_table.SEEDS)
 
 
 def seeds_section(summary: dict, split: str = "test") -> str:

@@ -6,35 +6,18 @@ Works on the metrics dicts of summary.json. Where a deployable network has fixed
 (`X_fixed`, `X_fixed_err`, `X_fixed_vs_old`, `X_fixed_ci`), the verdict is that of the fixed-point network,
 which is what would run on the FPGAs.
 """
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
+from neuro_trigger.evaluation.metric_table import Metric, verdict_figures
 from neuro_trigger.evaluation.uncertainty import Z95
 
 BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "indistinguishable", "unknown"
 CONFIDENCE = "95%"
 
 
-@dataclass(frozen=True)
-class Figure:
-    key: str  # metric name in summary.json
-    label: str  # as the sentence names it
-    unit: str  # of the shown numbers, which are the stored ones times `scale`
-    fraction: bool  # efficiency / rejection: higher is better, judged by the difference; else lower, by the ratio
-    scale: float = 1.0
-
-
-FIGURES = [
-    Figure("loss", "loss", "1e-3", False, 1e3),
-    Figure("z_diff_std", "z std", "cm", False),
-    Figure("z_diff_std_trimmed", "z trimmed std", "cm", False),
-    Figure("theta_diff_std", "theta std", "deg", False),
-    Figure("theta_diff_std_trimmed", "theta trimmed std", "deg", False),
-    Figure("efficiency", "IP efficiency", "%", True, 100.0),
-    Figure("rejection", "background rejection", "%", True, 100.0),
-]
+Figure = Metric  # a figure the verdict judges: a row of the metric table
+FIGURES = verdict_figures()
 
 
 @dataclass
@@ -68,40 +51,28 @@ def _number(metrics: dict, key: str) -> float:
     return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
 
 
-def fraction_err(metrics: dict, key: str) -> float:
-    """One standard error of an efficiency or rejection: the 95% interval's half width / 1.96."""
+def standard_error(metrics: dict, key: str) -> float:
+    """One standard error of a figure: `X_err`, or (efficiency, rejection) its 95% interval's half width / 1.96."""
+    if metrics.get(f"{key}_err") is not None:
+        return _number(metrics, f"{key}_err")
     ci = metrics.get(f"{key}_ci")
     if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
         return float("nan")
     return (float(ci[1]) - float(ci[0])) / (2 * Z95)
 
 
-def _keys(figure: Figure, fixed: bool) -> dict[str, list[str]]:
-    """Where the network's value, error, comparison with old and its error live (first key present wins)."""
-    name = figure.key
-    if figure.fraction:
-        mine = f"{name}_fixed" if fixed else name
-        return {"value": [mine], "comparison": [f"{mine}_minus_old"], "comparison_err": [f"{mine}_minus_old_err"]}
-    if fixed:
-        return {"value": [f"{name}_fixed"], "comparison": [f"{name}_fixed_vs_old"],
-                "comparison_err": [f"{name}_fixed_vs_old_err"], "comparison_ci": [f"{name}_fixed_vs_old_ci"]}
-    return {"value": [name], "comparison": [f"{name}_vs_old"], "comparison_err": [f"{name}_vs_old_err"],
-            "comparison_ci": [f"{name}_vs_old_ci"]}
+def _keys(figure: Figure, fixed: bool) -> tuple[str, str, str | None]:
+    """Where the network's value, its comparison with the old network and the comparison's 95% interval live."""
+    mine = f"{figure.key}_fixed" if fixed else figure.key
+    comparison = f"{mine}_minus_old" if figure.higher_is_better else f"{mine}_vs_old"
+    return mine, comparison, None if figure.higher_is_better else f"{comparison}_ci"
 
 
-def _first(metrics: dict, keys: list[str]) -> float:
-    for key in keys:
-        if key in metrics:
-            return _number(metrics, key)
-    return float("nan")
-
-
-def _interval(metrics: dict, keys: list[str]) -> list[float] | None:
-    for key in keys:
-        ci = metrics.get(key)
-        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
-                and all(math.isfinite(v) for v in ci):
-            return [float(ci[0]), float(ci[1])]
+def _interval(metrics: dict, key: str) -> list[float] | None:
+    ci = metrics.get(key)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci) \
+            and all(math.isfinite(v) for v in ci):
+        return [float(ci[0]), float(ci[1])]
     return None
 
 
@@ -128,26 +99,22 @@ def classify(comparison: float, err: float, fraction: bool) -> str:
 
 def judge(metrics: dict, figure: Figure, fixed: bool) -> Judgement | None:
     """The judgement of one figure, or None where the summary does not have it (e.g. theta of a z-only net)."""
-    keys = _keys(figure, fixed)
-    value_key = keys["value"][0]
+    value_key, comparison_key, ci_key = _keys(figure, fixed)
     if value_key not in metrics:
         return None
     value, old = _number(metrics, value_key), _number(metrics, f"{figure.key}_old")
-    if figure.fraction:
-        err, old_err = fraction_err(metrics, value_key), fraction_err(metrics, f"{figure.key}_old")
-    else:
-        err, old_err = _number(metrics, f"{value_key}_err"), _number(metrics, f"{figure.key}_old_err")
-    comparison, comparison_err = _first(metrics, keys["comparison"]), _first(metrics, keys["comparison_err"])
+    err, old_err = standard_error(metrics, value_key), standard_error(metrics, f"{figure.key}_old")
+    comparison, comparison_err = _number(metrics, comparison_key), _number(metrics, f"{comparison_key}_err")
     paired = math.isfinite(comparison_err)
     if not math.isfinite(comparison):
-        comparison = value - old if figure.fraction else (value / old if old else float("nan"))
+        comparison = value - old if figure.higher_is_better else (value / old if old else float("nan"))
     if not paired:  # independent errors: a conservative stand-in where the paired one is missing
-        if figure.fraction:
+        if figure.higher_is_better:
             comparison_err = math.hypot(err, old_err)
         elif value and old:
             comparison_err = abs(comparison) * math.hypot(err / value, old_err / old)
-    ci = None if figure.fraction else _interval(metrics, keys["comparison_ci"])
-    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.fraction)
+    ci = None if ci_key is None else _interval(metrics, ci_key)
+    verdict = classify_ratio_interval(ci) if ci else classify(comparison, comparison_err, figure.higher_is_better)
     return Judgement(figure, value, err, old, old_err, comparison, comparison_err, paired, verdict,
                      ci, judge(metrics, figure, False) if fixed else None)
 
@@ -203,11 +170,11 @@ def shown(j: Judgement, which: str = "value", unit: bool = False) -> str:
     """A judgement's value (`value`, `old` or `comparison`) ± its error as displayed: scaled, PDG-rounded."""
     value, err = getattr(j, which), getattr(j, "err" if which == "value" else f"{which}_err")
     if which == "comparison":
-        if not j.figure.fraction:
+        if not j.figure.higher_is_better:
             return format_pm(value, err)  # a ratio: no unit, no scale
         text = format_pm(value * j.figure.scale, err * j.figure.scale, "points" if unit else "")
         return ("+" if value >= 0 else "") + text
-    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.unit if unit else "")
+    return format_pm(value * j.figure.scale, err * j.figure.scale, j.figure.shown_unit if unit else "")
 
 
 def detail(j: Judgement) -> str:
@@ -243,14 +210,14 @@ def summary_sentences(summary: dict, split: str = "test") -> list[str]:
 
 def header(figure: Figure) -> str:
     """Row or column title of a figure in the verdict tables, with the unit of its numbers."""
-    unit = {"1e-3": "10^-3"}.get(figure.unit, figure.unit)
+    unit = {"1e-3": "10^-3"}.get(figure.shown_unit, figure.shown_unit)
     return figure.label + (f" [{unit}]" if unit else "")
 
 
 def comparison_text(j: Judgement) -> str:
     """`ratio 0.81 ± 0.01, 95% 0.79-0.83` for losses and resolutions, `diff +0.3 ± 0.1 points` for efficiency
     and rejection."""
-    if j.figure.fraction:
+    if j.figure.higher_is_better:
         return f"diff {shown(j, 'comparison', unit=True)}"
     interval = f", 95% {j.comparison_ci[0]:.3g}-{j.comparison_ci[1]:.3g}" if j.comparison_ci else ""
     return f"ratio {shown(j, 'comparison')}{interval}"
@@ -292,15 +259,11 @@ def rich_table(verdict: Verdict, data: str = "test split"):
     return table
 
 
-def print_run_verdict(run_dir: Path, split: str = "test", console=None) -> None:
+def print_run_verdict(summary: dict, split: str = "test", console=None) -> None:
     """The end of a run on the console: the overall verdict table and one sentence per expert and overall,
-    from the run's summary.json (nothing when it has no metrics, e.g. a run stopped before evaluation)."""
+    from the run's summary (nothing when it has no metrics, e.g. a run stopped before evaluation)."""
     from rich.console import Console
 
-    try:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return
     console = console or Console()
     verdicts = run_verdicts(summary, split)
     if not verdicts:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from neuro_trigger import models
+from neuro_trigger.data.filters import rows_of
 from neuro_trigger.hardware.fixed_point import FixedPointNetwork, Precision
 
 IN_SIZE, HIDDEN, OUT_SIZE = 27, 81, 2
@@ -100,11 +101,11 @@ def fixed_point_predictions(networks: dict[int, nn.Module], inputs: np.ndarray, 
     nodes = np.full((len(inputs), OUT_SIZE), np.nan)
     pred = np.full((len(inputs), OUT_SIZE), np.nan)
     for expert, net in fixed.items():
-        rows = np.flatnonzero(expert_of_row == expert)
-        if not len(rows):
+        rows = rows_of(expert, expert_of_row)
+        if not rows.any():
             continue
         earlier, earlier_nodes = known.get(expert, (None, None))
-        if net.same_as(earlier) and earlier_nodes is not None and len(earlier_nodes) == len(rows):
+        if net.same_as(earlier) and earlier_nodes is not None and len(earlier_nodes) == rows.sum():
             nodes[rows] = earlier_nodes
         else:
             nodes[rows] = net.nodes(inputs[rows])

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neuro_trigger import config as config_lib
 from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed
+from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
-from neuro_trigger.hardware.deploy import fixed_point_predictions
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
 
@@ -29,7 +26,6 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
     if trained:
         export.write_weights(run_dir, trained)
         summary["deployable"] = export.deployability(trained)
-    precision_of = {x: config_lib.for_expert(config, x).get("precision", DEFAULT_PRECISION) for x in trained}
     summary["experts"] = {f"expert_{x}": r.summary() for x, r in results.items()}
     summary["metrics"] = {}
     combined, jobs = {}, {}
@@ -38,8 +34,7 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
         if parts is None:
             continue
         tracks, pred, reference, expert = parts
-        fixed = fixed_point_predictions(trained, tracks.inputs, expert, precision_of,
-                                        _evaluated_nodes(results, prepared, split))
+        fixed = twin_predictions(trained, config, tracks.inputs, expert, _evaluated_nodes(results, prepared, split))
         job = (pred, None if fixed is None else fixed[1], tracks.reco, reference, config["z_cut_cm"],
                ERRORS_OF_SPLIT[split])
         jobs[split] = (offload.submit(evaluate_with_fixed, *job), job)

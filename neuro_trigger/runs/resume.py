@@ -1,26 +1,18 @@
 """What `--resume` needs to know about an earlier run folder, and the checks that refuse a bad one."""
-import json
 from pathlib import Path
 
 from neuro_trigger.data.cache import fingerprint, same_data
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.errors import UserError, describe
+from neuro_trigger.runs.record import Summary, read_summary
 
 RESUMABLE = ("interrupted", "failed", "running")
 
 
-def load_resumable(run_dir: Path) -> dict:
+def load_resumable(run_dir: Path) -> Summary:
     """The summary of a run that may be resumed; refuses finished or foreign folders (a live one is refused
     by its lock, `folder.lock_run_folder`, which unlike a pid in summary.json cannot be stale)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise UserError(f"--resume {run_dir}: not a run folder (no readable summary.json)") from None
-    if not isinstance(summary, dict) or not {"config", "data", "status", "config_name"} <= set(summary) \
-            or not isinstance(summary["config"], dict) or not isinstance(summary["data"], dict):
-        raise UserError(f"--resume {run_dir}: {path} is not a NeuroTrigger run summary")
+    summary = read_summary(run_dir, ("config", "data", "status", "config_name"), f"--resume {run_dir}")
     status = summary["status"]
     if status == "finished":
         raise UserError(f"--resume {run_dir}: the run already finished; nothing to resume")
@@ -29,7 +21,7 @@ def load_resumable(run_dir: Path) -> dict:
     return summary
 
 
-def check_data_unchanged(run_dir: Path, summary: dict) -> dict[str, list[Path]]:
+def check_data_unchanged(run_dir: Path, summary: Summary) -> dict[str, list[Path]]:
     """The run's data files, refused if any is missing or its content changed since the run started."""
     files = {}
     for split in SPLITS:
@@ -45,7 +37,7 @@ def check_data_unchanged(run_dir: Path, summary: dict) -> dict[str, list[Path]]:
     return files
 
 
-def check_checkpoints(run_dir: Path, summary: dict) -> None:
+def check_checkpoints(run_dir: Path, summary: Summary) -> None:
     """Every expert's `last.ckpt` loads; a truncated or corrupt one is named before the run is touched."""
     import torch  # only --resume needs it here, after the cheap checks
 

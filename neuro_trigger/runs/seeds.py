@@ -8,9 +8,8 @@ predictions files hold, per expert, the copy with the lowest val loss.
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.evaluation.metric_table import seed_spread
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
@@ -39,14 +38,8 @@ def weights_file(seed: int) -> str:
 def spread(per_seed: list[dict]) -> dict:
     """{metric: {'mean', 'std', 'n'}} over the seeds, for every finite numeric metric (std with ddof 1)."""
     names = sorted({k for m in per_seed for k, v in m.items() if isinstance(v, (int, float))})
-    out = {}
-    for name in names:
-        values = np.array([m[name] for m in per_seed if isinstance(m.get(name), (int, float))], dtype=float)
-        values = values[np.isfinite(values)]
-        if len(values):
-            out[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else None,
-                         "n": int(len(values))}
-    return out
+    spreads = {name: seed_spread([m.get(name) for m in per_seed]) for name in names}
+    return {name: {"mean": mean, "std": std, "n": n} for name, (mean, std, n) in spreads.items() if n}
 
 
 def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Copies], results: dict,

@@ -13,10 +13,9 @@ from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
-from neuro_trigger.evaluation.fixed_twins import evaluate_split
+from neuro_trigger.evaluation.fixed_twins import evaluate_split, twin_network
 from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
-from neuro_trigger.hardware.deploy import fixed_point_network
-from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION, FixedPointNetwork
+from neuro_trigger.hardware.fixed_point import FixedPointNetwork
 from neuro_trigger.training.batches import PermutationSampler
 from neuro_trigger.training.expert_data import ExpertData
 
@@ -62,7 +61,7 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
 
     Bootstrap errors only for what the verdict and report show (`report.ERRORS_OF_SPLIT`), the others are NaN.
     The splits are evaluated in worker processes at once, where the run has them."""
-    fixed = fixed_point_network(network, data.config.get("precision", DEFAULT_PRECISION))
+    fixed = twin_network(network, data.config)
     predictions, jobs = {}, {}
     for split in SPLITS:
         inputs = data.tensors(split)[0]

@@ -6,10 +6,10 @@ The full set, with uncertainties, is computed once after training (`expert_evalu
 import numpy as np
 
 from neuro_trigger.constants import z_to_cm
+from neuro_trigger.evaluation.metric_table import EPOCH_METRICS
 from neuro_trigger.evaluation.metrics import loss_metrics, trimmed_std
 
-LOGGED = ("loss_old", "loss_vs_old", "z_diff_std", "z_diff_std_old", "z_diff_std_vs_old",
-          "z_diff_std_trimmed", "z_diff_std_trimmed_vs_old")
+LOGGED = EPOCH_METRICS
 
 
 class ValidationFigures:

@@ -1,5 +1,4 @@
 """The reference a run is compared with: the old-network columns, or an earlier run (`compare_to`)."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +7,7 @@ from neuro_trigger.data.cache import same_data
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
+from neuro_trigger.runs import record
 from neuro_trigger.runs.export import read_predictions
 
 
@@ -16,14 +16,10 @@ def compare_to_reference(log_root: Path, compare_to: str, data: dict[str, Tracks
     """Per split an (N, 2) reference aligned with `data`: the earlier run's predictions where it
     has them, the old-network columns elsewhere. Refuses a run that used other data files."""
     run_dir = Path(log_root) / compare_to
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise UserError(f"compare_to {compare_to!r}: no run at {run_dir} (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except ValueError as e:
-        raise UserError(f"compare_to {compare_to!r}: {summary_path} is not valid JSON ({e})") from None
-    theirs = {s: summary.get("data", {}).get(s, []) for s in SPLITS}
+    if not (run_dir / record.FILE).is_file():
+        raise UserError(f"compare_to {compare_to!r}: no run at {run_dir} (no {record.FILE})")
+    summary = record.read_summary(run_dir, ("data",), f"compare_to {compare_to!r}")
+    theirs = {s: summary["data"].get(s, []) for s in SPLITS}
     if any(len(theirs[s]) != len(hashes[s]) or not all(map(same_data, theirs[s], hashes[s])) for s in SPLITS):
         raise UserError(f"compare_to {compare_to!r}: that run used different data files (content hashes differ)")
     references = {}
