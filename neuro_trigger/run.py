@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytorch_lightning as pl
@@ -55,6 +56,7 @@ class RunRequest:
     log_root: Path | None = None
     process_start: float | None = None  # time.time() when the command started, for the timing breakdown
     tags: dict | None = None  # extra top-level summary.json entries of whoever made the run, e.g. {"sweep": {...}}
+    on_claimed: Callable[[Path], None] | None = None  # told the run folder as soon as it exists (a sweep's trial)
 
 
 def resolve_request(request: RunRequest) -> dict:
@@ -170,6 +172,8 @@ def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes
                    "data_s": round(data_time, 2)},
     }
     summary.update(request.tags or {})
+    if request.on_claimed is not None:
+        request.on_claimed(run_dir)
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
     return Output(run_dir, summary, config)

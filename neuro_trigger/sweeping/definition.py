@@ -15,14 +15,11 @@ from neuro_trigger.atomic import write_json
 from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
+from neuro_trigger.evaluation.metric_table import SWEEP_METRICS, higher_is_better
 from neuro_trigger.sweeping.space import Space, encode, nested
 
 METHODS = ("grid", "random", "tpe")
-# overall metrics of summary.json; `_fixed` variants (fixed-point arithmetic) are accepted for each
-BASE_METRICS = {"loss", "loss_old", "loss_vs_old", "efficiency", "efficiency_old", "rejection", "rejection_old",
-                *(f"{quantity}_diff_std{trim}{suffix}" for quantity in ("z", "theta") for trim in ("", "_trimmed")
-                  for suffix in ("", "_old", "_vs_old"))}
-HIGHER_IS_BETTER = {"efficiency", "rejection"}
+BASE_METRICS = set(SWEEP_METRICS)  # overall metrics of summary.json; each `_fixed` variant is accepted too
 METRIC = re.compile(r"^([a-z]+)/([a-z_]+)$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -43,8 +40,7 @@ def check_metric(metric: str) -> tuple[str, str]:
 
 
 def default_direction(metric: str) -> str:
-    name = metric.split("/", 1)[1].replace("_fixed", "")
-    return "maximize" if name in HIGHER_IS_BETTER else "minimize"
+    return "maximize" if higher_is_better(metric.split("/", 1)[1]) else "minimize"
 
 
 @dataclass

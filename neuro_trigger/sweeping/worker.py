@@ -6,7 +6,6 @@ summary.json carries the tag `"sweep": {"name", "trial", "params"}` (and `"slurm
 """
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import platform
@@ -21,7 +20,7 @@ from optuna.trial import TrialState
 
 from neuro_trigger.atomic import write_text
 from neuro_trigger.errors import UserError
-from neuro_trigger.runs.folder import version_number
+from neuro_trigger.runs.record import try_read_summary
 from neuro_trigger.runs.signals import stop_on_signals
 from neuro_trigger.sweeping import definition as definition_lib
 from neuro_trigger.sweeping import study as study_lib
@@ -31,27 +30,6 @@ from neuro_trigger.training.threads import usable_cores
 
 log = logging.getLogger("neuro_trigger.sweep")
 PR_SET_PDEATHSIG = 1
-
-
-def read_summary(run_dir: Path) -> dict | None:
-    """The run's summary.json, or None when it is missing or unreadable: the one place a worker reads it."""
-    try:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
-
-
-def scanned_runs(definition: Definition) -> dict[int, Path]:
-    """The sweep's run folders by trial number, found by the tag in every summary.json of the config: only for
-    trials that stored no `run_dir` (killed before their run ended, or run by an older release)."""
-    runs = {}
-    parent = Path(definition.extra["log_root"]) / definition.config
-    for run_dir in sorted(parent.glob("version_*"), key=version_number):
-        tag = (read_summary(run_dir) or {}).get("sweep")
-        if isinstance(tag, dict) and tag.get("name") == definition.name and isinstance(tag.get("trial"), int):
-            runs[tag["trial"]] = run_dir
-    return runs
 
 
 def write_run_list(sweep_dir: Path, study: optuna.Study) -> None:
@@ -159,13 +137,13 @@ class Worker:
         started = time.perf_counter()
         try:
             with study_lib.Heartbeat(self.storage, trial._trial_id):
-                if previous is not None and (read_summary(previous) or {}).get("status") == "finished":
+                if previous is not None and (try_read_summary(previous)[0] or {}).get("status") == "finished":
                     run_dir, code = previous, 0
                 elif previous is not None:
                     log.info("trial %d continues %s from its last checkpoint", trial.number, previous)
-                    run_dir, code = self._resume(previous, definition, params, seed, tag)
+                    run_dir, code = self._resume(previous, trial, params, seed, tag)
                 else:
-                    run_dir, code = run_lib.execute(self._request(definition, params, seed, tag))
+                    run_dir, code = run_lib.execute(self._request(trial, params, seed, tag))
         except Exception as e:  # one trial's failure must not end the sweep
             log.exception("trial %d failed", trial.number)
             trial.set_user_attr("error", f"{type(e).__name__}: {e}")
@@ -183,7 +161,7 @@ class Worker:
             for trial, begun in zip(trials, started):
                 self.run_trial(trial, begun)
             return
-        requests = [self._request(self.definition, params, seed, tag) for params, seed, tag, _ in started]
+        requests = [self._request(trial, *begun[:3]) for trial, begun in zip(trials, started)]
         began = time.perf_counter()
         try:
             with contextlib.ExitStack() as beats:
@@ -220,7 +198,7 @@ class Worker:
             if self._tell(trial, state=TrialState.FAIL):
                 study_lib.requeue(self.study, study_lib.frozen(self.study, trial.number), max_retry=None)
             return
-        summary = read_summary(run_dir) or {}
+        summary = try_read_summary(run_dir)[0] or {}
         value = metric_value(summary, definition.metric) if code == 0 else None
         if value is None:
             trial.set_user_attr("error", summary.get("error") or f"no metric {definition.metric} in summary.json")
@@ -241,34 +219,29 @@ class Worker:
             return False
 
     def _previous_run(self, retries: list[int]) -> Path | None:
-        """The run folder of the trials this one retries (latest first), if one got that far: the folder the
-        trial stored, else the one a scan finds (a trial killed before its run ended stored none)."""
-        if not retries:
-            return None
+        """The run folder of the trials this one retries (latest first), if one got that far: each trial stores
+        its folder as soon as its run claims it (`RunRequest.on_claimed`)."""
         stored = {t.number: t.user_attrs.get("run_dir") for t in self.study.get_trials(deepcopy=False)}
-        for number in reversed(retries):
-            if stored.get(number):
-                return Path(stored[number])
-        runs = scanned_runs(self.definition)
-        return next((runs[number] for number in reversed(retries) if number in runs), None)
+        return next((Path(stored[n]) for n in reversed(retries) if stored.get(n)), None)
 
-    def _resume(self, run_dir: Path, definition: Definition, params: dict, seed: int, tag: dict):
+    def _resume(self, run_dir: Path, trial: optuna.trial.Trial, params: dict, seed: int, tag: dict):
         from neuro_trigger import run as run_lib
 
         try:
             return run_lib.resume(run_dir)
         except UserError as e:  # e.g. killed before its summary was written: start the trial afresh
             log.warning("trial %s: cannot resume %s (%s); starting afresh", tag["trial"], run_dir, e)
-            return run_lib.execute(self._request(definition, params, seed, tag))
+            return run_lib.execute(self._request(trial, params, seed, tag))
 
-    @staticmethod
-    def _request(definition: Definition, params: dict, seed: int, tag: dict):
+    def _request(self, trial: optuna.trial.Trial, params: dict, seed: int, tag: dict):
+        """The trial's run, which stores its folder in the trial as soon as it exists (a retry then finds it)."""
         from neuro_trigger.run import RunRequest
 
+        definition = self.definition
         return RunRequest(config_name=definition.config, overrides=definition.overrides(params, seed),
                           production=True, description=f"sweep {definition.name} trial {tag['trial']}",
                           data_files=definition.data_files, log_root=Path(definition.extra["log_root"]),
-                          tags={"sweep": tag})
+                          tags={"sweep": tag}, on_claimed=lambda run_dir: trial.set_user_attr("run_dir", str(run_dir)))
 
 
 def core_share(index: int, workers: int) -> list[int]:

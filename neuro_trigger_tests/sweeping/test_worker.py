@@ -1,7 +1,5 @@
 """The worker's share of the cores and how it finds a retried trial's run folder (issue 19: from the trial's
-own `run_dir`, no scan of every summary.json when the trial stored one)."""
-from pathlib import Path
-
+own `run_dir`, no scan of every summary.json)."""
 import optuna
 
 from neuro_trigger.sweeping import worker
@@ -22,28 +20,18 @@ def _worker_with(study: optuna.Study) -> worker.Worker:
     return runner
 
 
-def test_a_retry_finds_its_run_folder_in_the_trial_without_scanning(monkeypatch, tmp_path):
+def test_a_retry_finds_its_run_folder_in_the_trial(tmp_path):
+    """A trial stores its run folder as soon as its run claims it, so even a trial killed mid-run is found
+    without reading any summary.json."""
     study = optuna.create_study()
     first = study.ask()
     first.set_user_attr("run_dir", str(tmp_path / "version_0"))
     study.tell(first, state=optuna.trial.TrialState.FAIL)
-    killed = study.ask()  # killed before its run ended: it stored no run_dir
-    study.tell(killed, state=optuna.trial.TrialState.FAIL)
-
-    def no_scan(definition):
-        raise AssertionError("scanned the summaries although the trial stored its run folder")
-
-    monkeypatch.setattr(worker, "scanned_runs", no_scan)
-    assert _worker_with(study)._previous_run([first.number, killed.number]) == tmp_path / "version_0"
+    never_started = study.ask()  # killed before its run claimed a folder
+    study.tell(never_started, state=optuna.trial.TrialState.FAIL)
+    assert _worker_with(study)._previous_run([first.number, never_started.number]) == tmp_path / "version_0"
+    assert _worker_with(study)._previous_run([never_started.number]) is None
     assert _worker_with(study)._previous_run([]) is None
-
-
-def test_a_retry_of_a_killed_trial_falls_back_to_the_scan(monkeypatch):
-    study = optuna.create_study()
-    killed = study.ask()
-    study.tell(killed, state=optuna.trial.TrialState.FAIL)
-    monkeypatch.setattr(worker, "scanned_runs", lambda definition: {killed.number: Path("found")})
-    assert _worker_with(study)._previous_run([killed.number]) == Path("found")
 
 
 def test_run_list_holds_the_folders_the_trials_stored(tmp_path):
