@@ -37,9 +37,9 @@ from neuro_trigger.runs.reference import compare_to_reference
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
+from neuro_trigger.training.copies import copy_result
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
-from neuro_trigger.training.copies import copy_result
 from neuro_trigger.training.pack import Copies
 
 log = logging.getLogger("neuro_trigger.run")
