@@ -84,14 +84,16 @@ def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
     The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in
     blocks of bounded size and every figure sees each block once, so memory stays flat for millions of rows.
     Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows. Figures
-    on the same tracks (the new, old and fixed-point network's of a bin) share the picked rows and one matrix
-    product of their stacked vectors.
+    on the same tracks (the new and old network's of a bin) share the picked rows and one matrix product of
+    their stacked vectors.
     """
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in figures}
     groups: dict = {}
     for name, figure in figures.items():
-        groups.setdefault(figure.subset_key(), []).append((name, figure))
+        # a `family:` prefix stacks apart: BLAS rounds by the product's shape, and a network's errors must not
+        # change in the last digit with whether its fixed-point twin's figures are asked for too
+        groups.setdefault((figure.subset_key(), name.rpartition(":")[0]), []).append((name, figure))
     stacked = {key: (np.concatenate([f.vectors for _, f in members]),
                      np.cumsum([0] + [len(f.vectors) for _, f in members])) for key, members in groups.items()}
     block = max(1, CHUNK_ELEMENTS // max(n, 1))
