@@ -190,16 +190,13 @@ def _join(items: list[str]) -> str:
 
 def sentence(verdict: Verdict) -> str:
     """`expert 4: better in loss and z std, worse in z trimmed std (5.48 ± 0.09 vs 4.63 ± 0.08 cm).`"""
-    by_class = {c: [j for j in verdict.judgements if j.verdict == c] for c in (BETTER, WORSE, SAME, UNKNOWN)}
     parts = []
-    if by_class[BETTER]:
-        parts.append("better in " + _join([j.figure.label for j in by_class[BETTER]]))
-    if by_class[WORSE]:
-        parts.append("worse in " + _join([f"{j.figure.label} ({detail(j)})" for j in by_class[WORSE]]))
-    if by_class[SAME]:
-        parts.append("indistinguishable in " + _join([j.figure.label for j in by_class[SAME]]))
-    if by_class[UNKNOWN]:
-        parts.append("no error known for " + _join([j.figure.label for j in by_class[UNKNOWN]]))
+    for verdict_class, words in ((BETTER, "better in "), (WORSE, "worse in "), (SAME, "indistinguishable in "),
+                                 (UNKNOWN, "no error known for ")):
+        labels = [j.figure.label + (f" ({detail(j)})" if verdict_class == WORSE else "")
+                  for j in verdict.judgements if j.verdict == verdict_class]
+        if labels:
+            parts.append(words + _join(labels))
     scope = f"{verdict.scope} (fixed point)" if verdict.fixed_point else verdict.scope
     return f"{scope}: " + (", ".join(parts) if parts else "no figures") + "."
 
