@@ -114,10 +114,6 @@ def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str, qua
     return fig
 
 
-def _as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dict]], counts) -> None:
     """Points with error bars per network, the row count of each bin written at its foot, thin bins greyed out.
 
@@ -129,8 +125,8 @@ def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dic
     for n, i in enumerate(np.flatnonzero(thin)):
         ax.axvspan(edges[i], edges[i + 1], color="0.9", zorder=0, label=None if n else f"< {min_count} rows (hollow)")
     for label, values, errors, style in series:
-        values = _as_float(values)
-        errors = None if errors is None else _as_float(errors)
+        values = np.asarray(values, dtype=float)  # None (JSON null) -> NaN
+        errors = None if errors is None else np.asarray(errors, dtype=float)
         for mask, face in ((~thin, style["color"]), (thin, "white")):
             if mask.any():
                 ax.errorbar(centres[mask], values[mask], yerr=None if errors is None else errors[mask],

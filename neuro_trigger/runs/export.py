@@ -83,8 +83,7 @@ def load_weights(network: nn.Module, weights: dict, expert: int, source: str) ->
         if not isinstance(network, models.BaselineModel):
             raise UserError(f"{source}: {expert_key(expert)} holds basf2-form weights (model.net.*), which fit "
                             f"a BaselineModel, not a {type(network).__name__}")
-        targets = dict(zip(deploy.BASF2_SHAPES, (network.hidden.weight, network.hidden.bias,
-                                                network.output.weight, network.output.bias)))
+        targets = deploy.basf2_targets(network)
     else:
         targets = network.state_dict()
     loaded = {}
