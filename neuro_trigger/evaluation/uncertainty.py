@@ -18,8 +18,6 @@ CHUNK_ELEMENTS = 1 << 22  # tracks x replicates per block: bounds the memory (~3
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> list[float]:
     """The Wilson score interval [lo, hi] of a binomial fraction k/n (NaNs for n = 0)."""
-    if n <= 0:
-        return [float("nan"), float("nan")]
     lo, hi, _ = wilson_arrays(np.array([k]), np.array([n]), z)
     return [float(lo[0]), float(hi[0])]
 
