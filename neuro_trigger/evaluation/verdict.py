@@ -55,10 +55,8 @@ def standard_error(metrics: dict, key: str) -> float:
     """One standard error of a figure: `X_err`, or (efficiency, rejection) its 95% interval's half width / 1.96."""
     if metrics.get(f"{key}_err") is not None:
         return _number(metrics, f"{key}_err")
-    ci = metrics.get(f"{key}_ci")
-    if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
-        return float("nan")
-    return (float(ci[1]) - float(ci[0])) / (2 * Z95)
+    ci = _interval(metrics, f"{key}_ci")
+    return float("nan") if ci is None else (ci[1] - ci[0]) / (2 * Z95)
 
 
 def _keys(figure: Figure, fixed: bool) -> tuple[str, str, str | None]:
