@@ -46,12 +46,17 @@ def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[i
     networks = {}
     weights = None
     for expert in trained:
-        network = build_network(config_lib.for_expert(config, expert))
+        expert_config = config_lib.for_expert(config, expert)
+        network = build_network(expert_config)
         path = run_dir / f"expert_{expert}" / "ckpts" / f"{checkpoint}.ckpt"
         if path.is_file():
             state = _load_checkpoint(path)
-            network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()
-                                     if k.startswith("network.")})
+            # best.ckpt and the previous release's checkpoints: `network.`; the pack's last.ckpt: the copy that
+            # weights.json holds (the best seed's; copy 0 of a single network)
+            best_seed = summary["experts"][f"expert_{expert}"].get("best_seed")
+            prefix = "network." if any(k.startswith("network.") for k in state) else \
+                f"pack.networks.{0 if best_seed is None else best_seed - expert_config['seed']}."
+            network.load_state_dict({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})
         elif checkpoint == "best":
             weights = weights if weights is not None else export.read_weights(run_dir)
             export.load_weights(network, weights, expert, str(run_dir / "weights.json"))

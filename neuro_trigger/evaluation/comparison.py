@@ -48,12 +48,6 @@ class Run:
         return flat
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and std (ddof 1, as summary.json `seeds`; NaN for one seed) of a group's finite values."""
-    mean, std, _ = metric_table.seed_spread(values)
-    return mean, float("nan") if std is None else std
-
-
 def _mean_error(errors: list[float]) -> float:
     """The statistical error of a mean over seeds: each run's error added in quadrature, divided by n."""
     finite = [e for e in errors if e is not None and math.isfinite(e)]
@@ -99,7 +93,8 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                    "seeds": [r.summary.get("seed") for r in members],
                    "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
             for name in KEY_METRICS:
-                row[name], row[f"{name}_std"] = _mean_std([metrics_of(r).get(name) for r in members])
+                row[name], std, _ = metric_table.seed_spread([metrics_of(r).get(name) for r in members])
+                row[f"{name}_std"] = float("nan") if std is None else std  # ddof 1, as summary.json `seeds`
                 row[f"{name}_err"] = _mean_error([standard_error(metrics_of(r), name) for r in members])
             rows.append(row)
     descending = metric_table.higher_is_better(metric)

@@ -155,7 +155,8 @@ def _add_uncertainties(metrics: dict, replicas: dict, names: list, n: int, outco
 
 def _point_metrics(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, z_cut_cm: float, binned: bool):
     """(metrics without uncertainties, per-track losses, [(name, diff, diff_old)], z_reco in cm, trigger outcomes)."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+    pred = np.asarray(pred, dtype=np.float64)
+    pred = pred[:, None] if pred.ndim == 1 else pred  # (N,) -> (N, 1); reshape(0, -1) would fail on no rows
     losses = _track_losses(pred, reco, reference)
     metrics = {"rows": int(len(pred)), **loss_metrics(pred, reco, reference)}
     if len(pred) == 0:

@@ -77,7 +77,7 @@ def _timed(umask: int, function: Callable, args: tuple, kwargs: dict) -> tuple[A
 
 
 @contextlib.contextmanager
-def workers(count: int | None = None) -> Iterator[None]:
+def workers() -> Iterator[None]:
     """Worker processes for this block (nested and concurrent blocks share them); at its end every job
     submitted has finished, and the failures of background jobs are logged."""
     global _pool, _figures_pool, _users, _workers_per_pool
@@ -87,7 +87,7 @@ def workers(count: int | None = None) -> Iterator[None]:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             multiprocessing.set_forkserver_preload(PRELOAD)
             context = multiprocessing.get_context("forkserver")
-            count = _workers_per_pool = count or max(1, min(MAX_WORKERS, cores))
+            count = _workers_per_pool = max(1, min(MAX_WORKERS, cores))
             _pool = concurrent.futures.ProcessPoolExecutor(count, context, _worker_started)
             _figures_pool = concurrent.futures.ProcessPoolExecutor(count, context, _worker_started)
     try:

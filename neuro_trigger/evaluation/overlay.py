@@ -18,12 +18,11 @@ def write_overlay(runs: list[tuple[str, dict, dict]], split: str, out: Path) -> 
     old_drawn = False
     for label, metrics, columns in runs:
         binned = metrics["z_resolution_vs_z"]
-        as_float = lambda values: np.array([np.nan if v is None else v for v in values], float)  # noqa: E731
-        resolution.plot(centres, as_float(binned["new"]), "o-", label=label)
+        resolution.plot(centres, np.asarray(binned["new"], float), "o-", label=label)  # None (JSON null) -> NaN
         z_reco = z_to_cm(columns["RecoZ"])
         differences.hist(np.clip(z_reco - z_to_cm(columns["PredZ"]), -50, 50), bins, histtype="step", label=label)
         if not old_drawn:
-            resolution.plot(centres, as_float(binned["old"]), "s--", color="black", label="old network")
+            resolution.plot(centres, np.asarray(binned["old"], float), "s--", color="black", label="old network")
             differences.hist(np.clip(z_reco - z_to_cm(columns["ScaleZ"]), -50, 50), bins, histtype="step",
                              color="black", ls="--", label="old network")
             old_drawn = True

@@ -5,7 +5,7 @@ All z values in cm.
 """
 import re
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -114,23 +114,19 @@ def z_diff_histogram(diff_new: np.ndarray, diff_old: np.ndarray, title: str, qua
     return fig
 
 
-def _as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dict]], counts, min_count: int) -> None:
+def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dict]], counts) -> None:
     """Points with error bars per network, the row count of each bin written at its foot, thin bins greyed out.
 
-    A bin with fewer than `min_count` rows is shaded and its points are drawn hollow: its value is a guess.
+    A bin with fewer than MIN_BIN_COUNT rows is shaded and its points are drawn hollow: its value is a guess.
     """
-    edges = np.asarray(edges, dtype=float)
+    edges, min_count = np.asarray(edges, dtype=float), MIN_BIN_COUNT
     centres = (edges[:-1] + edges[1:]) / 2
     thin = np.zeros(len(centres), bool) if counts is None else np.asarray(counts) < min_count
     for n, i in enumerate(np.flatnonzero(thin)):
         ax.axvspan(edges[i], edges[i + 1], color="0.9", zorder=0, label=None if n else f"< {min_count} rows (hollow)")
     for label, values, errors, style in series:
-        values = _as_float(values)
-        errors = None if errors is None else _as_float(errors)
+        values = np.asarray(values, dtype=float)  # None (JSON null) -> NaN
+        errors = None if errors is None else np.asarray(errors, dtype=float)
         for mask, face in ((~thin, style["color"]), (thin, "white")):
             if mask.any():
                 ax.errorbar(centres[mask], values[mask], yerr=None if errors is None else errors[mask],
@@ -144,31 +140,13 @@ def _binned_resolution(ax, edges, series: list[tuple[str, list, list | None, dic
                     color="0.55" if faint else "0.25")
 
 
-def resolution_vs_z(edges: list[float], new: list[float], old: list[float], title: str,
-                    others: dict[str, list[float]] | None = None, new_err: list[float] | None = None,
-                    old_err: list[float] | None = None, counts: list[int] | None = None,
-                    min_count: int = MIN_BIN_COUNT) -> Figure:
-    """Trimmed z resolution in bins of reco z with bootstrap errors and per-bin counts, network(s) and old."""
+def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False) -> Figure:
+    """Trimmed z resolution in bins of reco z (`edges_cm`) or of another quantity (pT, theta, `edges`:
+    `metrics.binned_resolution`), network and old, with bootstrap errors and per-bin counts where given."""
     fig, ax = _figure()
-    series = [(OLD, old, old_err, {"color": "tab:orange", "marker": "s"})]
-    if others is None:
-        series.append((NEW, new, new_err, {"color": "tab:blue", "marker": "o"}))
-    else:
-        series += [(label, values, None, {"color": f"C{i}", "marker": "o"}) for i, (label, values) in
-                   enumerate(others.items())]
-    _binned_resolution(ax, edges, series, counts, min_count)
-    ax.set(xlabel="reco z [cm]", ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
-    ax.legend(fontsize=8, loc="upper left")
-    return fig
-
-
-def resolution_vs(binned: dict, xlabel: str, title: str, log_x: bool = False,
-                  min_count: int = MIN_BIN_COUNT) -> Figure:
-    """Trimmed z resolution in bins of another quantity (pT, theta), from `metrics.binned_resolution`."""
-    fig, ax = _figure()
-    series = [(OLD, binned["old"], binned["old_err"], {"color": "tab:orange", "marker": "s"}),
-              (NEW, binned["new"], binned["new_err"], {"color": "tab:blue", "marker": "o"})]
-    _binned_resolution(ax, binned["edges"], series, binned["counts"], min_count)
+    series = [(OLD, binned["old"], binned.get("old_err"), {"color": "tab:orange", "marker": "s"}),
+              (NEW, binned["new"], binned.get("new_err"), {"color": "tab:blue", "marker": "o"})]
+    _binned_resolution(ax, binned["edges"] if "edges" in binned else binned["edges_cm"], series, binned.get("counts"))
     ax.set(xlabel=xlabel, ylabel="trimmed std of z_reco - z_pred [cm]", title=title, ylim=(0, None))
     if log_x:
         ax.set_xscale("log")
@@ -234,14 +212,14 @@ def theta_degrees(reco: np.ndarray, pred: np.ndarray, reference: np.ndarray) -> 
 
 def split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
                   z_cut_cm: float | None = None, theta: tuple | None = None,
-                  pt_gev: np.ndarray | None = None, only: Collection[str] | None = None) -> dict[str, Figure]:
-    """The figures of one split, by file name stem (`only`: just these). Optional parts, drawn where given:
+                  pt_gev: np.ndarray | None = None) -> dict[str, Figure]:
+    """The figures of one split, by file name stem. Optional parts, drawn where given:
     z_cut_cm: the trigger plots (efficiency vs z, efficiency and rejection vs the cut);
     theta: (reco, predicted, old) theta in degrees (`theta_degrees`): the z resolution vs theta, and theta's own
     plots where the network predicts it; pt_gev: transverse momentum (2DPt) for the z resolution vs pT.
     """
     builders = _split_figure_builders(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev)
-    return {name: build() for name, build in builders.items() if only is None or name in only}
+    return {name: build() for name, build in builders.items()}
 
 
 def _split_figure_builders(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict, title: str,
@@ -253,9 +231,7 @@ def _split_figure_builders(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.nda
         "z_reco_vs_pred": lambda: z_reco_vs_pred(z_reco, z_pred, title),
         "z_pred_hist": lambda: z_pred_histogram(z_pred, z_reco, z_old, title),
         "z_diff_hist": lambda: z_diff_histogram(diff, diff_old, title),
-        "z_resolution_vs_z": lambda: resolution_vs_z(binned["edges_cm"], binned["new"], binned["old"], title,
-                                                     new_err=binned.get("new_err"), old_err=binned.get("old_err"),
-                                                     counts=binned.get("counts")),
+        "z_resolution_vs_z": lambda: resolution_vs(binned, "reco z [cm]", title),
     }
     if z_cut_cm is not None:
         builders["efficiency_vs_z"] = lambda: efficiency_vs_z(z_reco, {NEW: z_pred, OLD: z_old}, z_cut_cm, title)
@@ -298,8 +274,8 @@ def write_split_plots(folder: Path, z_reco: np.ndarray, z_pred: np.ndarray, z_ol
     sampler's `z_buckets.png`: one job of plain arrays, which a worker process draws (evaluation/offload.py).
     `part` (k, n): only the k-th of n shares of the figures, so that n workers can draw one split together."""
     k, n = part
-    names = list(_split_figure_builders(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev))
-    figures = split_figures(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev, only=names[k::n])
+    builders = list(_split_figure_builders(z_reco, z_pred, z_old, binned, title, z_cut_cm, theta, pt_gev).items())
+    figures = {name: build() for name, build in builders[k::n]}
     if buckets is not None and k == n - 1:
         figures["z_buckets"] = bucket_probabilities(*buckets)
     return write_figures(folder, figures)

@@ -18,8 +18,6 @@ CHUNK_ELEMENTS = 1 << 22  # tracks x replicates per block: bounds the memory (~3
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> list[float]:
     """The Wilson score interval [lo, hi] of a binomial fraction k/n (NaNs for n = 0)."""
-    if n <= 0:
-        return [float("nan"), float("nan")]
     lo, hi, _ = wilson_arrays(np.array([k]), np.array([n]), z)
     return [float(lo[0]), float(hi[0])]
 
@@ -84,14 +82,16 @@ def bootstrap(n: int, figures: dict[str, Figure], replicates: int = REPLICATES,
     The counts (how often each of the n tracks is drawn in a replicate; each column sums to n) are made in
     blocks of bounded size and every figure sees each block once, so memory stays flat for millions of rows.
     Track-major layout (n, block): picking the tracks of a bin or in sorted order copies whole rows. Figures
-    on the same tracks (the new, old and fixed-point network's of a bin) share the picked rows and one matrix
-    product of their stacked vectors.
+    on the same tracks (the new and old network's of a bin) share the picked rows and one matrix product of
+    their stacked vectors.
     """
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in figures}
     groups: dict = {}
     for name, figure in figures.items():
-        groups.setdefault(figure.subset_key(), []).append((name, figure))
+        # a `family:` prefix stacks apart: BLAS rounds by the product's shape, and a network's errors must not
+        # change in the last digit with whether its fixed-point twin's figures are asked for too
+        groups.setdefault((figure.subset_key(), name.rpartition(":")[0]), []).append((name, figure))
     stacked = {key: (np.concatenate([f.vectors for _, f in members]),
                      np.cumsum([0] + [len(f.vectors) for _, f in members])) for key, members in groups.items()}
     block = max(1, CHUNK_ELEMENTS // max(n, 1))
@@ -145,7 +145,6 @@ def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = 
     expected = trim * m  # draws dropped at each end, on average
     tail = int(np.ceil(expected + 10 * np.sqrt(expected + trim * trim * m) + 10))
     low, high = position[:tail], position[::-1][:tail]  # the lowest and the highest values, outermost first
-    tails = np.stack([first[low], second[low], first[high], second[high]])  # (4, tail)
 
     def dropped(c: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Per sorted tail value (outermost first), how many of its draws fall among the `cut` outermost."""
@@ -153,19 +152,14 @@ def trimmed_std_of(values: np.ndarray, trim: float, subset: np.ndarray | None = 
         return np.minimum(cumulative, cut) - np.minimum(cumulative - c, cut)
 
     def finish(sums: np.ndarray, mine: np.ndarray) -> np.ndarray:
-        total, s1, s2 = sums[0], sums[1].copy(), sums[2].copy()
+        total = sums[0]
         cut = np.floor(total * trim)
-        if 2 * tail < m:
-            c_low, c_high = mine[low], mine[high]
-            if (c_low.sum(axis=0) >= cut).all() and (c_high.sum(axis=0) >= cut).all():
-                d_low, d_high = dropped(c_low, cut), dropped(c_high, cut)
-                s1 -= tails[0] @ d_low + tails[2] @ d_high
-                s2 -= tails[1] @ d_low + tails[3] @ d_high
-                return _trimmed(s1, s2, total - 2 * cut)
-        c = mine[position]  # a block with a replica too far out in a tail: every sorted value
-        d_low, d_high = dropped(c, cut), dropped(c[::-1], cut)
-        s1 -= first[position] @ d_low + first[position[::-1]] @ d_high
-        s2 -= second[position] @ d_low + second[position[::-1]] @ d_high
+        lows, highs = low, high
+        if not (2 * tail < m and (mine[low].sum(axis=0) >= cut).all() and (mine[high].sum(axis=0) >= cut).all()):
+            lows, highs = position, position[::-1]  # a block with a replica too far out in a tail: every value
+        d_low, d_high = dropped(mine[lows], cut), dropped(mine[highs], cut)
+        s1 = sums[1] - (first[lows] @ d_low + first[highs] @ d_high)
+        s2 = sums[2] - (second[lows] @ d_low + second[highs] @ d_high)
         return _trimmed(s1, s2, total - 2 * cut)
     return Figure(np.stack([np.ones(m), first, second]), finish, subset)
 
@@ -184,11 +178,8 @@ def standard_error(replicates: np.ndarray) -> float:
     Replicates where the figure is undefined (a bin left with fewer than 2 tracks) are skipped while they
     are rare; NaN when more than 10% are undefined, since the error would then be meaningless.
     """
-    replicates = np.asarray(replicates, dtype=np.float64)
-    finite = replicates[np.isfinite(replicates)]
-    if len(finite) < 2 or len(finite) < 0.9 * len(replicates):
-        return float("nan")
-    return float(np.std(finite, ddof=1))
+    finite = _finite(replicates)
+    return float("nan") if finite is None else float(np.std(finite, ddof=1))
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[float]:
@@ -196,12 +187,17 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> list[flo
 
     Honest where the figure's distribution is skewed, as a ratio of two losses with heavy tails is.
     """
+    finite = _finite(replicates)
+    if finite is None:
+        return [float("nan"), float("nan")]
+    return [float(v) for v in np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])]
+
+
+def _finite(replicates: np.ndarray) -> np.ndarray | None:
+    """The defined replicates, or None when fewer than 2 or more than 10% undefined."""
     replicates = np.asarray(replicates, dtype=np.float64)
     finite = replicates[np.isfinite(replicates)]
-    if len(finite) < 2 or len(finite) < 0.9 * len(replicates):
-        return [float("nan"), float("nan")]
-    lo, hi = np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
-    return [float(lo), float(hi)]
+    return None if len(finite) < 2 or len(finite) < 0.9 * len(replicates) else finite
 
 
 def ratios(new: np.ndarray, old: np.ndarray) -> np.ndarray:

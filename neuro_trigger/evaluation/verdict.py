@@ -55,10 +55,8 @@ def standard_error(metrics: dict, key: str) -> float:
     """One standard error of a figure: `X_err`, or (efficiency, rejection) its 95% interval's half width / 1.96."""
     if metrics.get(f"{key}_err") is not None:
         return _number(metrics, f"{key}_err")
-    ci = metrics.get(f"{key}_ci")
-    if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
-        return float("nan")
-    return (float(ci[1]) - float(ci[0])) / (2 * Z95)
+    ci = _interval(metrics, f"{key}_ci")
+    return float("nan") if ci is None else (ci[1] - ci[0]) / (2 * Z95)
 
 
 def _keys(figure: Figure, fixed: bool) -> tuple[str, str, str | None]:
@@ -190,16 +188,13 @@ def _join(items: list[str]) -> str:
 
 def sentence(verdict: Verdict) -> str:
     """`expert 4: better in loss and z std, worse in z trimmed std (5.48 ± 0.09 vs 4.63 ± 0.08 cm).`"""
-    by_class = {c: [j for j in verdict.judgements if j.verdict == c] for c in (BETTER, WORSE, SAME, UNKNOWN)}
     parts = []
-    if by_class[BETTER]:
-        parts.append("better in " + _join([j.figure.label for j in by_class[BETTER]]))
-    if by_class[WORSE]:
-        parts.append("worse in " + _join([f"{j.figure.label} ({detail(j)})" for j in by_class[WORSE]]))
-    if by_class[SAME]:
-        parts.append("indistinguishable in " + _join([j.figure.label for j in by_class[SAME]]))
-    if by_class[UNKNOWN]:
-        parts.append("no error known for " + _join([j.figure.label for j in by_class[UNKNOWN]]))
+    for verdict_class, words in ((BETTER, "better in "), (WORSE, "worse in "), (SAME, "indistinguishable in "),
+                                 (UNKNOWN, "no error known for ")):
+        labels = [j.figure.label + (f" ({detail(j)})" if verdict_class == WORSE else "")
+                  for j in verdict.judgements if j.verdict == verdict_class]
+        if labels:
+            parts.append(words + _join(labels))
     scope = f"{verdict.scope} (fixed point)" if verdict.fixed_point else verdict.scope
     return f"{scope}: " + (", ".join(parts) if parts else "no figures") + "."
 

@@ -60,16 +60,20 @@ def basf2_weights(network: nn.Module) -> dict[str, np.ndarray]:
 def load_basf2_weights(network: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Set a BaselineModel(BN) from basf2-form tanh(x/2) weights: halved for tanh, batch norm made the identity."""
     scale = ACTIVATION_SCALE.get(type(network.act), 1.0)  # other activations get the values as they are
-    network.hidden.weight.copy_(weights["model.net.0.weight"] / scale)
-    network.hidden.bias.copy_(weights["model.net.0.bias"] / scale)
-    network.output.weight.copy_(weights["model.net.2.weight"] / scale)
-    network.output.bias.copy_(weights["model.net.2.bias"] / scale)
+    for name, parameter in basf2_targets(network).items():
+        parameter.copy_(weights[name] / scale)
     norm = getattr(network, "norm", None)
     if norm is not None:  # (x - 0) / sqrt(1 + eps) * sqrt(1 + eps) + 0
         norm.running_mean.zero_()
         norm.running_var.fill_(1.0)
         norm.weight.fill_(float(np.sqrt(1.0 + norm.eps)))
         norm.bias.zero_()
+
+
+def basf2_targets(network: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters of a BaselineModel(BN) that basf2's names stand for."""
+    return dict(zip(BASF2_SHAPES, (network.hidden.weight, network.hidden.bias, network.output.weight,
+                                   network.output.bias)))
 
 
 def is_basf2_form(tensors: dict) -> bool:

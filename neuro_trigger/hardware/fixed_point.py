@@ -5,7 +5,7 @@ rounded (halves away from zero) to p_weights bits, integer layer sums, and the t
 table addressed by |sum| >> dp with saturation at x_max. Node values are integers in units of
 2^-p_nodes. Weights are taken as single-precision floats, as basf2 stores them.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 import numpy as np
@@ -150,10 +150,9 @@ class FixedPointNetwork:
 
     def same_as(self, other: "FixedPointNetwork | None") -> bool:
         """Whether `other` computes exactly as this network does (same integer weights and precision)."""
-        return (other is not None and tuple(self.precision) == tuple(other.precision)
-                and all(np.array_equal(a, b) for a, b in zip(
-                    (self.hidden_weight, self.hidden_bias, self.output_weight, self.output_bias),
-                    (other.hidden_weight, other.hidden_bias, other.output_weight, other.output_bias))))
+        arrays = [f.name for f in fields(self) if f.name != "precision"]  # the integer weights and biases
+        return other is not None and tuple(self.precision) == tuple(other.precision) and all(
+            np.array_equal(getattr(self, name), getattr(other, name)) for name in arrays)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """(N, out) float outputs in [-1, 1], scaled like the targets."""

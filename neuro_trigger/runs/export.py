@@ -29,19 +29,18 @@ def weights_entry(network: nn.Module) -> dict:
     reason = deploy.not_deployable_reason(network)
     if reason is None:
         tensors = deploy.basf2_weights(network)
-        return {"shapes": {k: list(v.shape) for k, v in tensors.items()},
-                "weights": {k: v.tolist() for k, v in tensors.items()},
-                "deployable": True, "form": "basf2: tanh(x/2) after both layers"}
-    state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
-    return {"shapes": {k: list(v.shape) for k, v in state.items()},
-            "weights": {k: v.tolist() for k, v in state.items()},
-            "deployable": False, "not_deployable_reason": reason, "form": "state_dict"}
+        about = {"deployable": True, "form": "basf2: tanh(x/2) after both layers"}
+    else:
+        tensors = {k: v.detach().cpu() for k, v in network.state_dict().items()}
+        about = {"deployable": False, "not_deployable_reason": reason, "form": "state_dict"}
+    return {"shapes": {k: list(v.shape) for k, v in tensors.items()},
+            "weights": {k: v.tolist() for k, v in tensors.items()}, **about}
 
 
 def deployability(networks: dict[int, nn.Module]) -> dict[str, dict]:
     """Per expert: {'deployable': bool, 'reason': why not or None}, for summary.json."""
-    return {expert_key(x): {"deployable": deploy.not_deployable_reason(n) is None,
-                            "reason": deploy.not_deployable_reason(n)} for x, n in sorted(networks.items())}
+    reasons = {expert_key(x): deploy.not_deployable_reason(n) for x, n in sorted(networks.items())}
+    return {key: {"deployable": reason is None, "reason": reason} for key, reason in reasons.items()}
 
 
 def write_weights(run_dir: Path, networks: dict[int, nn.Module], name: str = "weights.json") -> None:
@@ -84,8 +83,7 @@ def load_weights(network: nn.Module, weights: dict, expert: int, source: str) ->
         if not isinstance(network, models.BaselineModel):
             raise UserError(f"{source}: {expert_key(expert)} holds basf2-form weights (model.net.*), which fit "
                             f"a BaselineModel, not a {type(network).__name__}")
-        targets = dict(zip(deploy.BASF2_SHAPES, (network.hidden.weight, network.hidden.bias,
-                                                network.output.weight, network.output.bias)))
+        targets = deploy.basf2_targets(network)
     else:
         targets = network.state_dict()
     loaded = {}

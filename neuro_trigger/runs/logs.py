@@ -6,15 +6,6 @@ FORMAT = "%(asctime)s %(threadName)s %(levelname)s %(name)s: %(message)s"
 LOGGER_NAMES = ("neuro_trigger", "pytorch_lightning", "lightning", "lightning_fabric")
 
 
-class _ThreadFilter(logging.Filter):
-    def __init__(self, thread_name: str):
-        super().__init__()
-        self.thread_name = thread_name
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName == self.thread_name
-
-
 def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     """Add the run's file handlers; returns them for `detach_run_logs`."""
     from neuro_trigger.training.experts import expert_thread_name  # the trainer's names; torch is loaded by now
@@ -22,8 +13,9 @@ def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     formatter = logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "app.log")]
     for expert in experts:
-        handler = logging.FileHandler(run_dir / f"{expert_thread_name(expert)}.log")
-        handler.addFilter(_ThreadFilter(expert_thread_name(expert)))
+        thread = expert_thread_name(expert)
+        handler = logging.FileHandler(run_dir / f"{thread}.log")
+        handler.addFilter(lambda record, thread=thread: record.threadName == thread)  # that thread's lines only
         handlers.append(handler)
     for handler in handlers:
         handler.setFormatter(formatter)

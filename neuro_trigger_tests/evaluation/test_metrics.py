@@ -57,3 +57,11 @@ def test_resolution_in_bins_of_reco_z():
     assert binned[0] == pytest.approx(1.0) and binned[10] == pytest.approx(3.0)
     assert math.isnan(binned[5])  # empty bin
     assert math.isnan(binned[19])  # z = 100 cm lands in the last bin, but one row has no spread
+
+
+def test_a_split_without_rows_is_evaluated_not_refused():
+    """Bug: `predict --filter "ExpertFilter(0)"` on a run of experts 0 and 4 failed with a reshape ValueError,
+    since expert 4 had no rows left to evaluate."""
+    none = np.zeros((0, 2))
+    metrics = evaluate(none, none, none)
+    assert metrics["rows"] == 0 and math.isnan(metrics["loss"])
