@@ -10,6 +10,7 @@ from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.models import build_network
 from neuro_trigger.runs import export, record
+from neuro_trigger.training.pack import load_copy
 
 CHUNK = 1 << 18  # rows per forward pass
 
@@ -51,12 +52,12 @@ def load_networks(run_dir: Path, checkpoint: str = "best") -> tuple[dict, dict[i
         path = run_dir / f"expert_{expert}" / "ckpts" / f"{checkpoint}.ckpt"
         if path.is_file():
             state = _load_checkpoint(path)
-            # best.ckpt and the previous release's checkpoints: `network.`; the pack's last.ckpt: the copy that
-            # weights.json holds (the best seed's; copy 0 of a single network)
-            best_seed = summary["experts"][f"expert_{expert}"].get("best_seed")
-            prefix = "network." if any(k.startswith("network.") for k in state) else \
-                f"pack.networks.{0 if best_seed is None else best_seed - expert_config['seed']}."
-            network.load_state_dict({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})
+            if any(k.startswith("network.") for k in state):  # best.ckpt, and the previous release's checkpoints
+                network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()
+                                         if k.startswith("network.")})
+            else:  # the pack's last.ckpt: the copy weights.json holds (the best seed's; copy 0 of one network)
+                best_seed = summary["experts"][f"expert_{expert}"].get("best_seed")
+                load_copy(state, 0 if best_seed is None else best_seed - expert_config["seed"], network)
         elif checkpoint == "best":
             weights = weights if weights is not None else export.read_weights(run_dir)
             export.load_weights(network, weights, expert, str(run_dir / "weights.json"))

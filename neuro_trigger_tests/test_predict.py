@@ -53,6 +53,22 @@ def test_rows_of_untrained_experts_are_counted_not_dropped(two_expert_run, small
     assert report["overall"]["rows"] == report["rows_predicted"]
 
 
+@pytest.mark.parametrize("model", ["BaselineModel", "BaselineModelBN"], ids=["stacked_copies", "listed_copies"])
+def test_last_checkpoint_of_packed_seeds_predicts_with_the_best_seeds_copy(tmp_path, small_files, model):
+    """Regression: the one engine's last.ckpt holds every copy (stacked weights or a list of networks), and
+    `--checkpoint last` once read only single networks. After one epoch the last weights are the best ones."""
+    request = RunRequest("baseline_v2", production=True, log_root=tmp_path,
+                         data_files={s: [str(small_files[s][0])] for s in SPLITS},
+                         overrides={"epochs": 1, "experts": [0], "pack": {"seeds": 3}, "model": model})
+    run_dir, code = execute(request)
+    assert code == 0
+    best, last = (json.loads(run_module("-m", "neuro_trigger.predict", str(run_dir), str(small_files["test"][0]),
+                                        "--json", "--checkpoint", checkpoint).stdout)["overall"]
+                  for checkpoint in ("best", "last"))
+    figures = ("rows", "loss", "z_diff_std", "z_diff_std_trimmed", "efficiency", "rejection")
+    assert best["rows"] > 0 and [last[k] for k in figures] == pytest.approx([best[k] for k in figures], rel=1e-5)
+
+
 def test_a_solo_expert_run_predicts_every_row(tmp_path, small_files):
     request = RunRequest("baseline_v2", production=False, log_root=tmp_path,
                          data_files={s: [str(small_files[s][0])] for s in SPLITS}, overrides={"epochs": 1})

@@ -71,6 +71,19 @@ def make_pack(copies: Copies) -> "NetworkList | StackedNetworks":
     return StackedNetworks(copies) if stackable else NetworkList(copies)
 
 
+@torch.no_grad()
+def load_copy(state: dict[str, torch.Tensor], k: int, network: nn.Module) -> None:
+    """Put copy k of a pack's checkpointed state dict (`last.ckpt`, either way of holding the copies) into
+    `network`."""
+    prefix = f"pack.networks.{k}."
+    if any(key.startswith(prefix) for key in state):
+        network.load_state_dict({key.removeprefix(prefix): v for key, v in state.items() if key.startswith(prefix)})
+        return
+    for i, (layer, _) in enumerate(layer_plan(network)):
+        layer.weight.copy_(state[f"pack.weights.{i}"][k])
+        layer.bias.copy_(state[f"pack.biases.{i}"][k])
+
+
 class NetworkList(nn.Module):
     """The copies as the networks themselves; batches are lists, one (B, in) tensor per copy."""
 
