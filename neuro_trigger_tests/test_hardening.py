@@ -253,9 +253,12 @@ def _umask() -> int:
 
 
 def test_main_knows_the_split_order_without_importing_the_data_reader():
-    from neuro_trigger.main import SPLITS as MAIN_SPLITS
-
-    assert MAIN_SPLITS == SPLITS
+    """--data's split order comes from `constants.SPLITS`, the one definition, which the CLI reads without the
+    data reader (and its numpy and pandas)."""
+    code = ("import sys; from neuro_trigger import cli; "
+            "print(cli.SPLITS, 'neuro_trigger.data.io' in sys.modules, 'numpy' in sys.modules)")
+    result = run_module("-c", code)
+    assert result.stdout.strip() == f"{SPLITS} False False", result.stdout + result.stderr
 
 
 # --- property: whatever a user types after -m, the answer is a refusal (no folder) or a finished run ---
