@@ -77,7 +77,7 @@ def fingerprint(path: str | os.PathLike) -> dict[str, str]:
         if (saved.get("stamp") == stamp and saved.get("format") == "content+bytes"
                 and max(stat.st_mtime_ns, stat.st_ctime_ns) < saved["hashed_at_ns"] - RACY_NS):
             return {"content_sha256": saved["content_sha256"], "sha256": saved["sha256"]}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         pass
     hashed_at = time.time_ns()
     digests = _hash_file(path)

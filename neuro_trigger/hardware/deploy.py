@@ -29,6 +29,9 @@ def not_deployable_reason(network: nn.Module) -> str | None:
     if shape != (IN_SIZE, HIDDEN, OUT_SIZE):
         return (f"shape {'-'.join(map(str, shape))} (out_size {shape[2]}): the FPGAs run "
                 f"{IN_SIZE}-{HIDDEN}-{OUT_SIZE} networks")
+    with torch.no_grad():
+        if not all(torch.isfinite(p.float()).all() for p in effective_parameters(network)):
+            return "weights or biases that are not finite numbers in single precision (NaN, infinity, beyond 3.4e38)"
     return None
 
 

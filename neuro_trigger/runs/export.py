@@ -13,7 +13,7 @@ from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.constants import PREDICTION_COLUMNS, theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 from neuro_trigger.hardware import deploy
 
 FIXED_PREDICTION_COLUMNS = ["PredZFix", "PredThetaFix"]  # fixed-point output node values, units 2^-p_nodes
@@ -55,8 +55,8 @@ def read_weights(path: str | Path) -> dict:
         path = path / "weights.json"
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read weights ({e})") from None
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deeply for any weights file
+        raise UserError(f"{path}: cannot read weights ({describe(e)})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("weights"), dict)
                                              for v in data.values()):
         raise UserError(f"{path}: expected {{'expert_x': {{'shapes': ..., 'weights': ...}}}}")
@@ -94,6 +94,9 @@ def load_weights(network: nn.Module, weights: dict, expert: int, source: str) ->
         if value.shape != tensor.shape:
             raise UserError(f"{source}: {expert_key(expert)}.{name} has shape {list(value.shape)}, "
                             f"the network expects {list(tensor.shape)}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise UserError(f"{source}: {expert_key(expert)}.{name} holds values that are not finite numbers "
+                            f"in single precision (NaN, infinity or beyond 3.4e38)")
         loaded[name] = value
     if deploy.is_basf2_form(tensors):
         deploy.load_basf2_weights(network, loaded)

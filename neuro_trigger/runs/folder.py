@@ -99,5 +99,5 @@ def _holder(lock_file: Path) -> str:
     try:
         holder = json.loads(lock_file.read_text())
         return f"pid {holder['pid']} on host {holder['host']} since {holder['since']}"
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return "pid and host not yet recorded"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from neuro_trigger.atomic import write_json
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 from neuro_trigger.evaluation import comparison
 from neuro_trigger.runs.folder import version_number
 
@@ -107,8 +107,9 @@ def read_summary(run_dir: Path, require: tuple[str, ...] = ("config",), what: st
         raise DamagedRecord(f"{label}: not a run folder (no {FILE})", f"no {FILE}")
     try:
         record = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DamagedRecord(f"{label}: {path} is not readable JSON ({e})", f"{FILE} is not readable JSON") from None
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deeply for any record
+        raise DamagedRecord(f"{label}: {path} is not readable JSON ({describe(e)})",
+                            f"{FILE} is not readable JSON") from None
     cause = None
     if not isinstance(record, dict):
         cause = f"{FILE} is not a JSON object"

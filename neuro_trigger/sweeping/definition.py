@@ -14,7 +14,7 @@ from typing import Any
 from neuro_trigger.atomic import write_json
 from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.data.splits import SPLITS, resolve_files
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 from neuro_trigger.evaluation.metric_table import SWEEP_METRICS, higher_is_better
 from neuro_trigger.sweeping.space import Space, encode, nested
 
@@ -132,8 +132,8 @@ def validate(definition: Definition) -> None:
 def load(sweep_dir: Path) -> Definition:
     try:
         return Definition.from_json(json.loads((sweep_dir / "sweep.json").read_text()))
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise UserError(f"{sweep_dir}: not a sweep folder (no readable sweep.json: {e})") from None
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as e:
+        raise UserError(f"{sweep_dir}: not a sweep folder (no readable sweep.json: {describe(e)})") from None
 
 
 def save(sweep_dir: Path, definition: Definition) -> None:

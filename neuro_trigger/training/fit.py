@@ -147,5 +147,5 @@ def _previous_result(expert_dir: Path) -> dict:
     """result.json of an earlier session of this expert (empty when there is none)."""
     try:
         return json.loads((expert_dir / "result.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
