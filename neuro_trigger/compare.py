@@ -112,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         from neuro_trigger.runs.export import read_prediction_columns
 
         shown = {Path(r["runs"][0]): read_summary(r["runs"][0]) for r in result["rows"] if r["scope"] == "overall"}
+        needed = ["RecoZ", "ScaleZ", "PredZ"]
         write_overlay([(f"{s.get('config_name')}/{d.name}", s["metrics"][args.split],
-                        read_prediction_columns(d, args.split, ["RecoZ", "ScaleZ", "PredZ"])) for d, s in shown.items()],
-                      args.split, args.plot)
+                        read_prediction_columns(d, args.split, needed)) for d, s in shown.items()], args.split, args.plot)
     if args.json:
         print(json.dumps(finite_json(result), default=str))
     else:

@@ -78,6 +78,7 @@ def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.nd
         rows = rows_of(expert, tracks.expert)
         if rows.any():
             inputs = torch.from_numpy(tracks.inputs[rows])
-            pred[rows] = torch.cat([network(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)]).double().numpy()
+            chunks = [network(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)]
+            pred[rows] = torch.cat(chunks).double().numpy()
             used[rows] = expert
     return pred, used

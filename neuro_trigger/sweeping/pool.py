@@ -8,11 +8,13 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TextIO
 
 from neuro_trigger.runs.signals import stop_on_signals
 from neuro_trigger.sweeping import report, worker
+from neuro_trigger.sweeping import study as study_lib
 from neuro_trigger.training.threads import usable_cores
 
 
@@ -42,10 +44,27 @@ def run_local(sweep_dir: Path, storage_url: str | None, workers: int, out: TextI
                 for process in processes:
                     if process.pid is not None and process.is_alive():
                         os.kill(process.pid, signal.SIGINT)
-        state = line.update(final=True)
+        state = _wait_for_others(line, sweep_dir, storage_url, stop, out)
     if caught.received:
         return caught.exit_code  # 130 for Ctrl-C, 143 for SIGTERM, as shells expect
     crashed = [p.name for p in processes if p.exitcode not in (0, None)]
     if crashed:
         print(f"workers ended with an error: {', '.join(crashed)} (see {sweep_dir}/workers/)", file=out)
     return 1 if crashed or state["failed"] or state["waiting"] or state["running"] else 0
+
+
+def _wait_for_others(line: report.ProgressLine, sweep_dir: Path, storage_url: str | None, stop: threading.Event,
+                     out: TextIO) -> dict:
+    """The sweep's final state once no trial runs any more: trials of other sweep processes sharing the study
+    (another machine, or a second command) are waited for, and those whose worker died are failed and queued
+    again, so that the exit code says how the sweep ended, whichever process ends last."""
+    state = line.update()
+    if state["running"] and not stop.is_set():
+        print(f"\nwaiting for {state['running']} trial(s) still running in other sweep processes sharing this "
+              f"study (Ctrl-C stops waiting)", file=out, flush=True)
+        storage = study_lib.open_storage(sweep_dir, storage_url)
+        while state["running"] and not stop.is_set():
+            study_lib.fail_dead_trials(line.study, storage)
+            time.sleep(1.0)
+            state = line.update()
+    return line.update(final=True)

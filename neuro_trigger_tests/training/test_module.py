@@ -1,5 +1,6 @@
-"""The lean training step of the one engine (a pack of one network): chunks of batches stepped in a plain loop train exactly like a plain PyTorch loop,
-count every optimizer step, and a failing torch.compile falls back to eager training."""
+"""The lean training step of the one engine: a pack of one network (or of several) fed chunks of batches,
+stepped in a plain loop, trains exactly like a plain PyTorch loop, counts every optimizer step, and a failing
+torch.compile falls back to eager training."""
 import logging
 import math
 
