@@ -37,8 +37,8 @@ class PackModule(pl.LightningModule):
         self.stop = stop
         config = copies.configs[0]
         self.config, self.seeds, self.labels = config, copies.seeds, copies.labels
-        self.out_size, self.batch_size, self.patience = config["out_size"], config["batch_size"], \
-            config["early_stopping_patience"]
+        self.out_size, self.batch_size = config["out_size"], config["batch_size"]
+        self.patience = config["early_stopping_patience"]
         qat = config.get("quantization_aware")
         self.fixed_point_from_epoch = max(0, config["epochs"] - qat["epochs"]) if qat else None
         k = len(copies.networks)
@@ -132,8 +132,8 @@ class PackModule(pl.LightningModule):
             self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy())
         self.last_val_pred = pred[best].numpy()
         figures = self.validation_figures.figures(pred[best].double().numpy())
-        per_copy = {f"val_loss_{label}": float(losses[k]) for k, label in enumerate(self.labels)} \
-            if len(self.labels) > 1 else {}
+        per_copy = ({f"val_loss_{label}": float(losses[k]) for k, label in enumerate(self.labels)}
+                    if len(self.labels) > 1 else {})
         self.log_dict({"val_loss": float(losses[best]), **per_copy,
                        **{f"val_{name}": value for name, value in figures.items()}}, batch_size=len(x))
 
@@ -145,8 +145,8 @@ class PackModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["copies"]
         self.best_val, self.best_epoch, self.wait = state["best_val"], state["best_epoch"], state["wait"]
-        self.stopped_epoch, self.failed, self.best_weights = state["stopped_epoch"], state["failed"], \
-            state["best_weights"]
+        self.stopped_epoch, self.failed = state["stopped_epoch"], state["failed"]
+        self.best_weights = state["best_weights"]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.pack.optimizer()
