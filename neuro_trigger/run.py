@@ -40,7 +40,7 @@ from neuro_trigger.training import expert_data
 from neuro_trigger.training.copies import copy_result
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
-from neuro_trigger.training.pack import Copies
+from neuro_trigger.training.pack import Copies, check_packable
 
 log = logging.getLogger("neuro_trigger.run")
 
@@ -91,7 +91,7 @@ def _build_copies(config: dict, networks: dict[int, torch.nn.Module], weights: d
     for expert in config["experts"]:
         configs = seeds.copy_configs(config_lib.for_expert(config, expert))
         if configs:
-            seeds.check_copies(expert, configs)
+            check_packable(configs, f"expert {expert}")
             copies[expert] = Copies(configs, [_network(expert, c, weights) for c in configs])
     return copies
 
@@ -206,7 +206,7 @@ def execute_pack(requests: list[RunRequest]) -> list[tuple[Path, int]]:
     data, hashes, (networks, _), prepared = _prepare(configs[0], log_root, resolve_files(configs[0]["data"]))
     copy_configs = {x: [config_lib.for_expert(c, x) for c in configs] for x in configs[0]["experts"]}
     for x, expert_configs in copy_configs.items():
-        seeds.check_copies(x, expert_configs)
+        check_packable(expert_configs, f"expert {x}")
     weights = _pre_trained(configs[0])  # the same for all: checked just above
     per_run = [_build_networks(c, weights) for c in configs]  # apart from `networks`, which receives the best copy
     data_time = time.time() - started

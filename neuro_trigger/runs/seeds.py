@@ -13,7 +13,7 @@ from neuro_trigger.evaluation.metric_table import seed_spread
 from neuro_trigger.evaluation.metrics import evaluate
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
-from neuro_trigger.training.pack import Copies, check_packable
+from neuro_trigger.training.pack import Copies
 
 log = logging.getLogger("neuro_trigger.seeds")
 
@@ -24,11 +24,6 @@ def copy_configs(expert_config: dict) -> list[dict]:
     if not pack:
         return []
     return [{**expert_config, "seed": expert_config["seed"] + k} for k in range(pack["seeds"])]
-
-
-def check_copies(expert: int, configs: list[dict]) -> None:
-    """Refuse, before any run folder exists, copies that cannot train as one pack."""
-    check_packable(configs, f"expert {expert}")
 
 
 def weights_file(seed: int) -> str:

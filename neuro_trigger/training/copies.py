@@ -4,7 +4,6 @@ import dataclasses
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from neuro_trigger.atomic import write_json
@@ -53,9 +52,8 @@ def record_copies(module: PackModule, copies: Copies, best: int, data: ExpertDat
     result.best_seed = copies.seeds[best]
     result.copies = module.copy_summaries(result.epochs)
     inputs = {split: data.tensors(split)[0] for split in SPLITS}
-    with torch.no_grad():
-        result.copy_predictions = [{split: predict_all(copy, inputs[split], data.config["out_size"])
-                                    for split in SPLITS} for copy in copies.networks]
+    result.copy_predictions = [{split: predict_all(copy, inputs[split], data.config["out_size"]) for split in SPLITS}
+                               for copy in copies.networks]
 
 
 def copy_result(packed: ExpertResult, k: int, copies: Copies, data: ExpertData, expert_dir: Path) -> ExpertResult:

@@ -79,9 +79,16 @@ def load_copy(state: dict[str, torch.Tensor], k: int, network: nn.Module) -> Non
     if any(key.startswith(prefix) for key in state):
         network.load_state_dict({key.removeprefix(prefix): v for key, v in state.items() if key.startswith(prefix)})
         return
-    for i, (layer, _) in enumerate(layer_plan(network)):
-        layer.weight.copy_(state[f"pack.weights.{i}"][k])
-        layer.bias.copy_(state[f"pack.biases.{i}"][k])
+    layers = range(len(layer_plan(network)))
+    unstack(network, [state[f"pack.weights.{i}"] for i in layers], [state[f"pack.biases.{i}"] for i in layers], k)
+
+
+@torch.no_grad()
+def unstack(network: nn.Module, weights: list[torch.Tensor], biases: list[torch.Tensor], k: int) -> None:
+    """Copy k of stacked layer weights (K, out, in) and biases (K, out) into a plain MLP."""
+    for (layer, _), weight, bias in zip(layer_plan(network), weights, biases):
+        layer.weight.copy_(weight[k])
+        layer.bias.copy_(bias[k])
 
 
 class NetworkList(nn.Module):
@@ -98,6 +105,9 @@ class NetworkList(nn.Module):
                          if config.get("compile") else [])
         qat = config.get("quantization_aware")
         self.fixed_point = [FixedPointForward(config["precision"])] if qat else []
+        # each step's forwards, made once: the networks, and their fixed-point passes for quantisation-aware epochs
+        self.eager = list(copies.networks)
+        self.fixed_point_forwards = [lambda x, n=n: self.fixed_point[0](n, x) for n in self.eager] if qat else []
 
     def batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Iterator[tuple[list, list, int]]:
         """A chunk (K, C, ...) as per-copy batches of `batch_size` rows (the last may be shorter)."""
@@ -115,9 +125,9 @@ class NetworkList(nn.Module):
         return torch.stack(losses).sum(), torch.stack([loss.detach() for loss in losses])
 
     def _forwards(self, full_batch: bool, fixed_point: bool) -> list[Callable[[torch.Tensor], torch.Tensor]]:
-        if fixed_point and self.fixed_point:
-            return [lambda x, n=n: self.fixed_point[0](n, x) for n in self.networks]
-        return self.compiled if self.compiled and full_batch else list(self.networks)
+        if fixed_point and self.fixed_point_forwards:
+            return self.fixed_point_forwards
+        return self.compiled if self.compiled and full_batch else self.eager
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in) -> (K, N, out), through the fixed-point pass when training is quantisation-aware."""
@@ -244,6 +254,4 @@ class StackedNetworks(nn.Module):
         if state is not None:
             network.load_state_dict(state)
             return
-        for i, (layer, _) in enumerate(layer_plan(network)):
-            layer.weight.copy_(self.weights[i][k])
-            layer.bias.copy_(self.biases[i][k])
+        unstack(network, list(self.weights), list(self.biases), k)
