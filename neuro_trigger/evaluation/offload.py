@@ -137,9 +137,14 @@ def result(future: Future, function: Callable, *args, **kwargs) -> Any:
 def submit_background(function: Callable, *args, **kwargs) -> None:
     """Start a job whose result nobody needs before the `workers()` block ends (writing figures), in the
     figures' workers."""
-    future = _submit(_figures_pool, function, args, kwargs)
+    future = submit_figures(function, *args, **kwargs)
     with _state:
         _background.append((future, function, args, kwargs))
+
+
+def submit_figures(function: Callable, *args, **kwargs) -> Future:
+    """Start a job of figures whose result its caller collects (`result`), in the figures' workers."""
+    return _submit(_figures_pool, function, args, kwargs)
 
 
 def figure_shares() -> int:

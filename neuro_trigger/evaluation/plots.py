@@ -3,6 +3,7 @@
 Uses the object-oriented API without pyplot, so expert threads can draw at the same time.
 All z values in cm.
 """
+import io
 import re
 from pathlib import Path
 from typing import Callable
@@ -279,3 +280,16 @@ def write_split_plots(folder: Path, z_reco: np.ndarray, z_pred: np.ndarray, z_ol
     if buckets is not None and k == n - 1:
         figures["z_buckets"] = bucket_probabilities(*buckets)
     return write_figures(folder, figures)
+
+
+def encoded_split_figures(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.ndarray, binned: dict,
+                          title: str) -> dict[str, tuple[bytes, int, int]]:
+    """`split_figures` as PNG bytes with their (height, width) in pixels, for TensorBoard: one job of plain
+    arrays that a worker process draws, so that the training thread only writes the images."""
+    encoded = {}
+    for name, figure in split_figures(z_reco, z_pred, z_old, binned, title).items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        width, height = figure.canvas.get_width_height()
+        encoded[name] = (buffer.getvalue(), height, width)
+    return encoded

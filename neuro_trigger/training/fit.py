@@ -97,6 +97,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     result.predictions, result.metrics = evaluate_expert(network, data)
     plots_started = time.monotonic()
     write_expert_plots(expert_dir, data, result.predictions, result.metrics)
+    plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())

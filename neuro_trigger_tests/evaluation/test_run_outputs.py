@@ -1,10 +1,12 @@
 """Plots, report.html and compare on real (tiny) run folders."""
 import html as htmllib
+import io
 import json
 import re
 import shutil
 import subprocess
 
+import PIL.Image
 import pytest
 
 from neuro_trigger.data.splits import SPLITS, write_synthetic
@@ -55,6 +57,8 @@ def test_plots_reach_tensorboard_and_the_mean_expert_stream(runs):
     events.Reload()
     assert "val/z_reco_vs_pred" in events.Tags()["images"]
     assert [e.step for e in events.Images("val/z_reco_vs_pred")] == [0, 1]  # plot_every=1; the end adds no copy
+    last = events.Images("val/z_reco_vs_pred")[-1]  # drawn in a worker process, written by the expert thread
+    assert PIL.Image.open(io.BytesIO(last.encoded_image_string)).size == (last.width, last.height)
     mean = EventAccumulator(str(runs["a"] / "mean_expert"))
     mean.Reload()
     assert {"val_loss", "train_loss", "val_loss_vs_old"} <= set(mean.Tags()["scalars"])
