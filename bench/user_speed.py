@@ -7,6 +7,9 @@ on a quiet machine and beside a busy neighbour (a process spinning on one core).
     python bench/user_speed.py --profile 2048       # one epoch at batch 2048 by part (py-spy over main.py)
     python bench/user_speed.py --threads            # the raw loop in the main thread or a worker thread, 1 or 2
                                                     # torch threads (the measurement behind training/threads.py)
+    python bench/user_speed.py --rounds 5           # raw 1 thread, raw 2 threads and main.py taking turns, 5 rounds
+                                                    # per batch, quiet and busy: medians (the README's figures)
+    python bench/user_speed.py --seeds-wall         # wall time of 8 single runs against one `--seeds 8` run
 
 The raw loop runs in a fresh process of its own, in its main thread, as a user's script would. Each main.py
 run is a production run of the solo expert (`-s`) of baseline_v2 without early stopping; `epochs` per batch
@@ -20,6 +23,7 @@ import collections
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,6 +145,40 @@ def speed_rows(trees: dict[str, Path]) -> list[dict]:
     return rows
 
 
+def alternating_rounds(rounds: int) -> list[dict]:
+    """Per batch and neighbour: raw 1 thread, raw 2 threads and main.py in turn, `rounds` times; the medians and
+    the median of the rounds' ratios (a round's three figures share the machine's state of that minute)."""
+    rows = []
+    for busy in (False, True):
+        for batch, epochs in EPOCHS.items():
+            figures = []
+            for _ in range(rounds):
+                with Neighbour(busy):
+                    figures.append((raw(batch, 1), raw(batch, 2), trained(ROOT, batch, epochs)["samples_per_s"]))
+            one, two, product = (statistics.median(column) for column in zip(*figures))
+            rows.append({"batch": batch, "neighbour": "busy" if busy else "quiet", "raw 1 thread": one,
+                         "raw 2 threads": two, "main.py": product, "main.py / best raw": product / max(one, two),
+                         "median of round ratios": statistics.median(m / max(a, b) for a, b, m in figures)})
+    return rows
+
+
+def seeds_wall() -> list[dict]:
+    """Wall time of getting 8 networks: 8 single runs (seeds 0-7) against one `--seeds 8` run."""
+    rows = []
+    for batch, epochs in SEED_EPOCHS.items():
+        single = []
+        for seed in range(8):
+            started = time.perf_counter()
+            trained(ROOT, batch, epochs, ["-m", f"seed={seed}"])
+            single.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        trained(ROOT, batch, epochs, ["--seeds", "8"])
+        packed = time.perf_counter() - started
+        rows.append({"batch": batch, "8 single runs s": sum(single), "--seeds 8 s": packed,
+                     "times faster": sum(single) / packed})
+    return rows
+
+
 def thread_policy() -> list[dict]:
     """The raw loop in this process's main thread and in a worker thread, with 1 and 2 torch threads, after the
     main thread ran torch ops (as a run's main thread has), quiet and beside a busy neighbour."""
@@ -208,6 +246,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="BATCH", choices=sorted(EPOCHS),
                         help="only the profile of one epoch at this batch size")
     parser.add_argument("--threads", action="store_true", help="only the thread-policy measurement")
+    parser.add_argument("--rounds", type=int, metavar="N", help="only alternating rounds of raw loops and main.py")
+    parser.add_argument("--seeds-wall", action="store_true", help="only 8 single runs against one --seeds 8 run")
     parser.add_argument("--raw-loop", nargs=2, type=int, metavar=("BATCH", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_loop:
@@ -219,6 +259,10 @@ def main() -> None:
     note = f"{ROWS} training rows, 2-core machine, load {os.getloadavg()[0]:.1f} at the start"
     if args.threads:
         report("user_speed_threads", thread_policy(), f"raw loop, samples/s, {note}")
+    elif args.rounds:
+        report("user_speed_rounds", alternating_rounds(args.rounds), f"samples/s, medians of {args.rounds}, {note}")
+    elif args.seeds_wall:
+        report("user_speed_seeds_wall", seeds_wall(), f"seconds, epochs {SEED_EPOCHS}, {note}")
     elif args.profile:
         report("user_speed_epoch", epoch_profile(trees, args.profile), f"batch {args.profile}, {note}")
     else:
