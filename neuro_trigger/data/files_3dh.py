@@ -78,22 +78,28 @@ def check_domain(path: Path, tracks: Tracks, first_line: int) -> None:
         raise _first_bad(path, first_line, [TRACK_TYPE], types, bad, f"one of {kinds}")
 
 
-def _row_format(n_inputs: int) -> str:
-    return "\t".join(["%g"] * (n_inputs + len(THREE_DH_TARGETS)) + ["%d"]) + "\n"
+def _row_format(n_inputs: int, extra: int) -> str:
+    return "\t".join(["%g"] * (n_inputs + len(THREE_DH_TARGETS)) + ["%d"] + ["%.9g"] * extra) + "\n"
 
 
-def write_file(path: str | os.PathLike, tracks: Tracks, rows_per_member: int = ROWS_PER_MEMBER) -> None:
+def write_file(path: str | os.PathLike, tracks: Tracks, rows_per_member: int = ROWS_PER_MEMBER,
+               extra: dict[str, np.ndarray] | None = None) -> None:
     """Write 3DH rows as `CDCTrigger3DHNeuroData` does (SPEC-3DH 2.1): header and blank line as one gzip member,
-    then the rows in `%g` form, `rows_per_member` rows per gzip member (1: exactly basf2's file)."""
+    then the rows in `%g` form, `rows_per_member` rows per gzip member (1: exactly basf2's file). `extra` columns
+    (predictions) are appended after TrackType, with 9 significant digits (float32 exactly)."""
     n_inputs = tracks.inputs.shape[1]
+    extra = extra or {}
     header = "".join(f"{name}\t" for name in three_dh_header(n_inputs)[:n_inputs])
-    header += "\t".join(THREE_DH_TARGETS) + f"\t{TRACK_TYPE}\n" + "\n"
-    row_format = _row_format(n_inputs)
+    header += "\t".join([*THREE_DH_TARGETS, TRACK_TYPE, *extra]) + "\n" + "\n"
+    row_format = _row_format(n_inputs, len(extra))
     values = np.column_stack([tracks.inputs.astype(np.float64), tracks.reco]).tolist()
-    types = tracks.track_type.tolist()
+    tails = [(kind,) for kind in tracks.track_type.tolist()]  # TrackType and the extra columns of each row
+    if extra:
+        appended = np.column_stack([np.asarray(v, np.float64) for v in extra.values()]).tolist()
+        tails = [(*tail, *more) for tail, more in zip(tails, appended)]
     with open(path, "wb") as sink:
         sink.write(gzip.compress(header.encode(), compresslevel=6))
-        for start in range(0, len(types), rows_per_member):
-            block = "".join(row_format % (*row, kind) for row, kind in
-                            zip(values[start:start + rows_per_member], types[start:start + rows_per_member]))
+        for start in range(0, len(tails), rows_per_member):
+            block = "".join(row_format % (*row, *tail) for row, tail in
+                            zip(values[start:start + rows_per_member], tails[start:start + rows_per_member]))
             sink.write(gzip.compress(block.encode(), compresslevel=6))
