@@ -120,3 +120,36 @@ def write_synthetic(folder: str | os.PathLike, rows: dict[str, int], seed: int, 
         files_3dh.write_file(path, generate(rows[split], n_inputs, seed=seed, run=run), rows_per_member)
         files[split] = [path]
     return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m neuro_trigger.data.synthetic_3dh --out DIR --rows N --inputs 27|126 [--seed S]`."""
+    import argparse
+
+    from neuro_trigger.errors import user_input
+
+    parser = argparse.ArgumentParser(prog="python -m neuro_trigger.data.synthetic_3dh", description=(
+        "Write a synthetic NeuroTrigger3DH data set as CDCTrigger3DHNeuroData writes it: DIR/3dh<inputs>_random1.gz "
+        "(train, N rows), 3dh<inputs>_random2.gz and 3dh<inputs>_random3.gz (val and test, N/4 rows each), targets "
+        f"scaled with outputScale {list(OUTPUT_SCALE)}."))
+    parser.add_argument("--out", required=True, help="folder to write into (created)")
+    parser.add_argument("--rows", type=int, required=True, help="rows of the train file")
+    parser.add_argument("--inputs", type=int, choices=THREE_DH.input_sizes, default=27, help="27 or 126 inputs")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (the same seed gives the same files)")
+    args = parser.parse_args(argv)
+    if not 4 <= args.rows <= 100_000_000 or args.seed < 0:
+        parser.error("--rows must be 4..100000000 and --seed >= 0")
+    rows = {"train": args.rows, "val": args.rows // 4, "test": args.rows // 4}
+    with user_input(f"--out {args.out}"):
+        files = write_synthetic(args.out, rows, args.seed, args.inputs)
+    for split, paths in files.items():
+        print(f"{split}: {paths[0]} ({rows[split]} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from neuro_trigger.errors import run_cli
+
+    sys.exit(run_cli(main))

@@ -130,3 +130,15 @@ def test_embedded_3dh_data_set_is_named_by_the_config(tmp_path, monkeypatch):
     assert io.read_file(files["train"][0]).inputs.shape == (40, 27)
     with pytest.raises(UserError, match="expected 'synthetic' or 'synthetic_3dh_27' or 'synthetic_3dh_126'"):
         splits.resolve_files("synthetic_3dh_64")
+
+
+def test_toy_writer_and_inspector_from_the_command_line(tmp_path):
+    from neuro_trigger_tests.conftest import run_module
+
+    made = run_module("-m", "neuro_trigger.data.synthetic_3dh", "--out", str(tmp_path), "--rows", "400",
+                      "--inputs", "126")
+    assert made.returncode == 0, made.stderr
+    shown = run_module("-m", "neuro_trigger.data", str(tmp_path / "3dh126_random1.gz"), "--json")
+    info = __import__("json").loads(shown.stdout)
+    assert info["family"] == "3dh" and info["inputs"] == 126 and info["rows"] == 400
+    assert set(info["track_types"]) <= {"Real", "Background", "UnrelatedFake"} and info["track_types"]["Real"] > 0

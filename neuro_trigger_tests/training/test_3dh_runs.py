@@ -119,3 +119,41 @@ def test_loss_weights_weigh_each_output():
     assert float(build_loss(config)(pred, target)) == pytest.approx((1 + 2) / 4)
     plain = config_lib.for_expert(config_lib.resolve("3dh_27"), -1)
     assert float(build_loss(plain)(pred, target)) == 1.0
+
+
+def test_predict_fixed_point_appends_the_hardware_outputs_bit_for_bit(runs_3dh, files_3dh, tmp_path):
+    run_dir, _ = runs_3dh[126]
+    out = tmp_path / "pred.gz"
+    result = run_module("-m", "neuro_trigger.predict", str(run_dir), str(files_3dh[126]["val"][0]), "--fixed-point",
+                        "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]
+    assert metrics["rows"] == ROWS["val"] and "nnt_efficiency_fixed" in metrics and metrics["wrap_tracks"] == 0
+    with gzip.open(out, "rt") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        rows = np.array([line.split("\t") for line in f.read().splitlines() if line], dtype=np.float64)
+    assert header[131:] == ["PredZ", "PredTheta", "PredNNT", "PredSTT", "PredZ_cm", "PredTheta_deg",
+                            "PredNNT_unscaled", "PredSTT_unscaled", "PredZFix", "PredThetaFix", "PredNNTFix",
+                            "PredSTTFix"]
+    tensors, _ = deploy_3dh.read_deployed(run_dir / "weights.json")
+    layers = [(tensors[f"model.{k}.weight"].numpy(), tensors[f"model.{k}.bias"].numpy()) for k in (0, 2)]
+    inputs = io.read_file(files_3dh[126]["val"][0]).inputs
+    np.testing.assert_array_equal(rows[:, -4:], FixedPointNetwork3DH.of(layers).nodes(inputs))
+    plain = run_module("-m", "neuro_trigger.predict", str(run_dir), str(files_3dh[126]["val"][0]))
+    assert plain.returncode == 0 and "stt ROC area" in plain.stdout, plain.stderr
+    wrong = run_module("-m", "neuro_trigger.predict", str(run_dir), str(files_3dh[27]["val"][0]))
+    assert wrong.returncode == 2 and "a 3dh file with 27 inputs; the run's network is 3dh with 126" in wrong.stderr
+
+
+def test_deployed_files_are_pre_trained_weights(runs_3dh, files_3dh, tmp_path):
+    run_dir, _ = runs_3dh[27]
+    result = run_module("neuro_trigger/main.py", "3dh_27", "--log-root", str(tmp_path), *data_args(files_3dh[27]),
+                        "-m", "epochs=1", f"load_pre_trained_weights='{run_dir / 'weights.json'}'")
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "weights.json").write_text((run_dir / "weights.json").read_text())
+    (tmp_path / "bad" / "network.conf").write_text(deploy_3dh.network_config_text([27, 63, 4], [0, 1] * 4))
+    refused = run_module("neuro_trigger/main.py", "3dh_27", "--log-root", str(tmp_path / "log"),
+                         *data_args(files_3dh[27]), "-m", f"load_pre_trained_weights='{tmp_path / 'bad'}'")
+    assert refused.returncode == 2 and "but" in refused.stderr and "27-63-4" in refused.stderr, refused.stderr
+    assert not (tmp_path / "log").exists()
