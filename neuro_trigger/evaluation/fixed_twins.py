@@ -81,6 +81,13 @@ def twin_network(network, expert_config: dict):
     return fixed_point_network(network, expert_config.get("precision", DEFAULT_PRECISION))
 
 
+def point_figures(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, config: dict) -> dict:
+    """The figures of one split without uncertainties, by the config's family (a packed seed's sub-result)."""
+    if FAMILIES[config.get("family", CLASSIC.name)].fixed_point == THREE_DH.fixed_point:
+        return metrics_3dh.evaluate_3dh(pred, reco, config["output_scale"], config["classification_cut"], False)
+    return evaluate(pred, reco, reference, config["z_cut_cm"], binned=False, uncertainties=False)
+
+
 def split_evaluation(expert_config: dict) -> tuple:
     """(the function evaluating one split with its fixed-point twin, its settings argument) of the config's
     family: `evaluate_split` with the z cut, or `metrics_3dh.evaluate_split_3dh` with outputScale and cut."""

@@ -157,3 +157,14 @@ def test_deployed_files_are_pre_trained_weights(runs_3dh, files_3dh, tmp_path):
                          *data_args(files_3dh[27]), "-m", f"load_pre_trained_weights='{tmp_path / 'bad'}'")
     assert refused.returncode == 2 and "but" in refused.stderr and "27-63-4" in refused.stderr, refused.stderr
     assert not (tmp_path / "log").exists()
+
+
+def test_packed_seeds_of_a_3dh_network(files_3dh, tmp_path):
+    result = run_module("neuro_trigger/main.py", "3dh_27", "--log-root", str(tmp_path), *data_args(files_3dh[27]),
+                        "--seeds", "2", "-m", "epochs=2")
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "3dh_27" / "version_0"
+    seeds = json.loads((run_dir / "summary.json").read_text())["seeds"]
+    assert seeds["seeds"] == [42, 43] and (run_dir / "weights_seed43.json").is_file()
+    assert seeds["metrics"]["test"]["nnt_auc"]["n"] == 2 and seeds["metrics"]["test"]["z_diff_std_trimmed"]["std"] > 0
+    assert list(json.loads((run_dir / "weights.json").read_text()))[0] == "model.0.weight"
