@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from neuro_trigger import names
 from neuro_trigger.configs import configs as NAMED_CONFIGS
 from neuro_trigger.constants import ALL_EXPERTS, EXPERTS
+from neuro_trigger.data import families
 from neuro_trigger.data.filters import FILTERS, parse_filter
 from neuro_trigger.errors import UserError, short_repr
 from neuro_trigger.hardware import config_keys as hardware_keys
@@ -72,13 +73,26 @@ SCHEMA: dict[str, Key] = {
     "description": Key((str,), "One line saying what this config tries.", '"tanh/2 with reweighting"'),
     "extends": Key((str, type(None)), "Name of the parent config whose keys this one changes (configs.py only).",
                    '"baseline_v2"'),
-    "data": Key((str, dict), "'synthetic' (the embedded data set) or {'train': [files], 'val': [...], 'test': [...]}.",
+    "data": Key((str, dict), "'synthetic' (the embedded data set; 'synthetic_3dh_27' and 'synthetic_3dh_126' for the "
+                             "3dh family) or {'train': [files], 'val': [...], 'test': [...]}.",
                 '{"train": ["random1.gz"], "val": ["random2.gz"], "test": ["random3.gz"]}'),
+    "family": Key((str,), "Network family: 'classic' (NeuroTrigger, 5 experts 27-81-2, tanh(x/2)) or '3dh' "
+                          "(NeuroTrigger3DH: one network, 27 or 126 inputs, outputs z, theta, NNT, STT).", '"3dh"',
+                  tuple(families.FAMILIES)),
     "learning_rate": Key(NUMBER, "Optimizer learning rate.", "0.001", Range(0, 10, low_open=True)),
     "batch_size": Key((int,), "Training rows per step.", "512", Range(1, 2 ** 31 - 1)),
     "weight_decay": Key(NUMBER, "L2 weight decay (not used by Rprop).", "1e-5", Range(0, 1)),
-    "in_size": Key((int,), "Network inputs: 27 (3 per superlayer).", "27", Range(27, 27)),
-    "out_size": Key((int,), "Network outputs: 1 trains on z only, 2 on z and theta.", "1", (1, 2)),
+    "in_size": Key((int,), "Network inputs: 27 (3 per superlayer); 3dh: 27 or 126 (with 11 hit-pattern bits).", "27"),
+    "out_size": Key((int,), "Network outputs: 1 trains on z only, 2 on z and theta; 3dh: 4 (z, theta, NNT, STT).",
+                    "1"),
+    "hidden_sizes": Key((list, type(None)), "Hidden layer sizes (nHidden) of the NeuroTrigger3DH model; null for "
+                                            "the others.", "[64, 32]"),
+    "output_scale": Key((list, type(None)), families.OUTPUT_SCALE_MEANING, "[-100, 100, 10, 170, -1, 1, -1, 1]"),
+    "loss_weights": Key((list, type(None)), "Weight of each output's term in the loss (one per output); null: all "
+                                            "1 (docs/metrics.md says why).", "[1, 1, 0.5, 0.5]"),
+    "classification_cut": Key(NUMBER, "3dh: cut on the unscaled NNT and STT outputs (basf2's classificationCutNNT/"
+                                      "STT): a track is classified positive when its output is strictly above it.",
+                              "0.2", Range(-1, 1)),
     "workers": Key((int,), "How many experts train at the same time (one thread each).", "2", Range(1, 1024)),
     "epochs": Key((int,), "Maximum training epochs per expert.", "200", Range(1, 10 ** 6)),
     "model": Key((str,), "Network class.", '"BaselineModelBN"', names.MODELS),
@@ -282,6 +296,7 @@ def _check_pack(pack: dict) -> None:
 def _check_values(config: dict, where: str) -> None:
     for key in config:
         _check_allowed(key, config[key], where)
+    families.check_config(config, where)
     experts = config["experts"]
     valid = experts == [ALL_EXPERTS] or (experts and all(type(x) is int and x in EXPERTS for x in experts)
                                          and len(set(experts)) == len(experts))

@@ -66,18 +66,53 @@ class DeepModel(nn.Module):
         return self.output(x)
 
 
+class NeuroTrigger3DHModel(nn.Module):
+    """basf2's NeuroTrigger3DH network (SPEC-3DH 1): in -> hidden_sizes... -> out, the activation after every
+    layer, the output included. `model` is an `nn.Sequential` with the linear layers at even indices, so the
+    state-dict keys are the keys of basf2's weights JSON (`model.{2k}.weight`, `model.{2k}.bias`)."""
+
+    def __init__(self, in_size: int, out_size: int, act: nn.Module, hidden_sizes: tuple[int, ...] = (64,)):
+        super().__init__()
+        sizes = [in_size, *hidden_sizes, out_size]
+        self.act = act
+        self.model = nn.Sequential(*[module for a, b in zip(sizes[:-1], sizes[1:]) for module in (nn.Linear(a, b), act)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, in) -> (batch, out), every value in (-1, 1)
+        return self.model(x)
+
+
 MODELS: dict[str, type[nn.Module]] = {"BaselineModel": BaselineModel, "BaselineModelBN": BaselineModelBN,
-                                      "DeepModel": DeepModel}
+                                      "DeepModel": DeepModel, "NeuroTrigger3DH": NeuroTrigger3DHModel}
 
 
 def build_network(config: dict) -> nn.Module:
     """The network named by a resolved (and validated) expert config."""
     act = ACTIVATIONS[config["act"]]()
-    return MODELS[config["model"]](config["in_size"], config["out_size"], act)
+    hidden = {} if config.get("hidden_sizes") is None else {"hidden_sizes": tuple(config["hidden_sizes"])}
+    return MODELS[config["model"]](config["in_size"], config["out_size"], act, **hidden)
 
 
-def build_loss(config: dict) -> nn.Module:
-    return LOSSES[config["loss"]]()
+class OutputWeightedLoss(nn.Module):
+    """A loss whose per-output terms are weighted (`loss_weights`): the mean over rows and outputs of
+    weight * loss, which is the plain loss when every weight is 1."""
+
+    def __init__(self, loss: nn.Module, weights: list[float], reduction: str = "mean"):
+        super().__init__()
+        self.loss, self.reduction = loss, reduction
+        self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32))
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        weighted = self.loss(pred, target) * self.weights
+        return weighted.mean() if self.reduction == "mean" else weighted
+
+
+def build_loss(config: dict, reduction: str = "mean") -> nn.Module:
+    """The config's loss, its outputs weighted by `loss_weights` where given; `reduction="none"` keeps every
+    row's and output's term."""
+    weights = config.get("loss_weights")
+    if weights is None:
+        return LOSSES[config["loss"]](reduction=reduction)
+    return OutputWeightedLoss(LOSSES[config["loss"]](reduction="none"), weights, reduction)
 
 
 # Adam(W) fused into one kernel per parameter: ~20% of a batch-16 step on CPU, equal to the plain one up to

@@ -4,7 +4,8 @@
 Every row goes to its expert (by the `Expert` column, or to the run's single -1 network); the
 metrics compare the run with the files' old-network columns, per expert and overall. With
 `--fixed-point` the networks also run in the FPGAs' arithmetic (SPEC 10): `PredZFix` and
-`PredThetaFix` columns and the `_fixed` metrics.
+`PredThetaFix` columns and the `_fixed` metrics. A NeuroTrigger3DH run (SPEC-3DH) reads 3DH files and appends
+PredZ PredTheta PredNNT PredSTT, the unscaled columns and, with `--fixed-point`, PredZFix ... PredSTTFix.
 """
 import argparse
 import json
@@ -16,13 +17,17 @@ from rich.console import Console
 
 from neuro_trigger import cli
 from neuro_trigger.atomic import atomic_path, finite_json
-from neuro_trigger.data import io
+from neuro_trigger.data import files_3dh, io
+from neuro_trigger.data.families import THREE_DH
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.errors import UserError, user_input
-from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed, twin_predictions
+from neuro_trigger.evaluation import verdict_3dh
+from neuro_trigger.evaluation.fixed_twins import evaluate_split_3dh, evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
+from neuro_trigger.hardware import deploy_3dh
 from neuro_trigger.hardware.deploy import not_deployable_reason
 from neuro_trigger.inference import load_networks, predict, unfinished_warning
+from neuro_trigger.runs import export_3dh
 from neuro_trigger.runs.export import prediction_columns
 from neuro_trigger.runs.record import read_summary
 
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     config, networks = load_networks(args.run_dir, args.checkpoint)
+    if config.get("family") == THREE_DH.name:
+        return _main_3dh(args, config, networks, {"run_status": run_status, "warning": warning})
     if args.fixed_point:
         _check_deployable(args.run_dir, networks)
     with user_input("--filter"):
@@ -77,6 +84,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(finite_json(result)))
     else:
         _print(result)
+    return 0
+
+
+def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: dict) -> int:
+    """predict for a NeuroTrigger3DH run: one network, its figures per output (float, and with --fixed-point the
+    hardware's, bit for bit), the rows in the 3DH layout with PredZ..PredSTT, PredZFix..PredSTTFix and the
+    unscaled columns appended."""
+    network = networks[-1]
+    twin = deploy_3dh.fixed_point_network(network) if args.fixed_point else None
+    if args.fixed_point and twin is None:
+        raise UserError(f"{args.run_dir}: --fixed-point needs a deployable network; the run's is "
+                        f"{deploy_3dh.not_deployable_reason(network)}")
+    with user_input("--filter"):
+        data_filter = parse_filter(args.filter if args.filter is not None else config["filter"])
+    tracks = data_filter.apply(io.read_files(args.files))
+    if tracks.family != THREE_DH.name or tracks.inputs.shape[1] != config["in_size"]:
+        raise UserError(f"{args.files[0]}: a {tracks.family} file with {tracks.inputs.shape[1]} inputs; the run's "
+                        f"network is 3dh with {config['in_size']} inputs")
+    pred = predict(networks, tracks)[0]
+    settings = (config["output_scale"], config["classification_cut"])
+    metrics, nodes = evaluate_split_3dh(pred, twin, tracks.inputs, tracks.reco, tracks.old, settings)
+    result = {"run": str(args.run_dir), "files": args.files, "filter": repr(data_filter), "rows": len(tracks),
+              "metrics": metrics, **status}
+    if args.out:
+        with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
+            files_3dh.write_file(tmp, tracks, extra=export_3dh.prediction_columns(pred, nodes, config["output_scale"]))
+        result["out"] = str(args.out)
+    if args.json:
+        print(json.dumps(finite_json(result)))
+    else:
+        print("\n".join(verdict_3dh.lines({"metrics": {"these files": metrics}}, "these files")))
     return 0
 
 

@@ -22,7 +22,7 @@ import torch
 from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import write_text
 from neuro_trigger.constants import ALL_EXPERTS
-from neuro_trigger.data import io
+from neuro_trigger.data import families, io
 from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError
@@ -134,6 +134,7 @@ def _environment() -> dict:
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     data = {split: io.read_files(files[split]) for split in SPLITS}
+    families.check_data(config, data, files)
     hashes = {split: [{"path": str(p), **fingerprint(p)} for p in files[split]] for split in SPLITS}
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:

@@ -1,4 +1,4 @@
-"""Inspect neuroresults files: `python -m neuro_trigger.data FILE [FILE ...] [--filter EXPR] [--json]`."""
+"""Inspect neuroresults or 3DH files: `python -m neuro_trigger.data FILE [FILE ...] [--filter EXPR] [--json]`."""
 import argparse
 import json
 import sys
@@ -7,6 +7,7 @@ import numpy as np
 
 from neuro_trigger.constants import theta_to_deg, z_to_cm
 from neuro_trigger.data import io
+from neuro_trigger.data.families import THREE_DH_TARGETS, TRACK_TYPES
 from neuro_trigger.data.filters import parse_filter
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import run_cli
@@ -25,8 +26,14 @@ def describe(tracks: Tracks) -> dict:
     """Rows, rows per expert, z/theta summaries in physical units (cm, degrees) and the ranges of the
     optional trigger-track columns (basf2 units; `unknown_rows` counts NaN/inf, e.g. from a 42-column file)."""
     experts, counts = np.unique(tracks.expert, return_counts=True)
-    info = {"rows": len(tracks), "experts": {str(int(e)): int(c) for e, c in zip(experts, counts)}}
-    if len(tracks):
+    info = {"rows": len(tracks), "family": tracks.family, "inputs": int(tracks.inputs.shape[1]),
+            "experts": {str(int(e)): int(c) for e, c in zip(experts, counts)}}
+    if tracks.family != "classic":  # 3DH: targets scaled with the data's own outputScale, no old network
+        kinds, counts = np.unique(tracks.track_type, return_counts=True)
+        info["track_types"] = {TRACK_TYPES[int(k)]: int(c) for k, c in zip(kinds, counts)}
+        info["scaled_targets"] = {name: _summary(tracks.reco[:, i]) for i, name in enumerate(THREE_DH_TARGETS)
+                                  if len(tracks)}
+    elif len(tracks):
         z = z_to_cm(tracks.z_reco)
         info["z_reco_cm"] = _summary(z)
         info["theta_reco_deg"] = _summary(theta_to_deg(tracks.theta_reco))
@@ -43,7 +50,11 @@ def describe(tracks: Tracks) -> dict:
 
 
 def _print_table(info: dict) -> None:
-    print(f"rows: {info['rows']}")
+    print(f"rows: {info['rows']} ({info['family']} layout, {info['inputs']} inputs)")
+    for kind, count in info.get("track_types", {}).items():
+        print(f"  TrackType {kind:>13}: {count:>10}")
+    for name, s in info.get("scaled_targets", {}).items():
+        print(f"{name:>22} (scaled): mean {s['mean']:7.3f} std {s['std']:6.3f}  [{s['min']:.3f}, {s['max']:.3f}]")
     for expert, count in info["experts"].items():
         print(f"  expert {expert:>2}: {count:>10}  ({count / max(info['rows'], 1):6.1%})")
     for key, unit in (("z_reco_cm", "cm"), ("theta_reco_deg", "deg"), ("z_old_cm", "cm")):

@@ -24,10 +24,11 @@ import numpy as np
 
 from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.constants import TRIGGER_TRACK_COLUMNS
+from neuro_trigger.data.families import FAMILIES
 from neuro_trigger.data.tracks import ARRAYS, Tracks
 from neuro_trigger.errors import UserError
 
-FORMAT_VERSION = 2  # bump when the reader's output changes (2: optional trigger-track columns)
+FORMAT_VERSION = 3  # bump when the reader's output changes (2: optional trigger-track columns; 3: 3DH files)
 RACY_NS = 2_000_000_000  # a change this close before hashing might share the memo's timestamps
 CHUNK = 1 << 20
 
@@ -118,11 +119,16 @@ def load(digest: str) -> Tracks | None:
     try:
         with np.load(entry, allow_pickle=False) as archive:
             columns = tuple(str(c) for c in archive["trigger_track_columns"])
-            tracks = Tracks(**{name: archive[name] for name in ARRAYS}, trigger_track_columns=columns)
+            family = FAMILIES[str(archive["family"])]
+            tracks = Tracks(**{name: archive[name] for name in ARRAYS}, trigger_track_columns=columns,
+                            family=family.name)
         n = len(tracks.row)
-        shapes_ok = (tracks.ids.shape == (n, 9) and tracks.inputs.shape == (n, 27)
-                     and tracks.reco.shape == tracks.old.shape == tracks.old_raw.shape == (n, 2)
-                     and tracks.trigger_track.shape == (n, len(TRIGGER_TRACK_COLUMNS)))
+        targets = len(family.targets)
+        shapes_ok = (tracks.ids.shape == (n, 9) and tracks.inputs.ndim == 2 and len(tracks.inputs) == n
+                     and tracks.inputs.shape[1] in family.input_sizes
+                     and tracks.reco.shape == tracks.old.shape == tracks.old_raw.shape == (n, targets)
+                     and tracks.trigger_track.shape == (n, len(TRIGGER_TRACK_COLUMNS))
+                     and tracks.track_type.shape == (n,))
         if shapes_ok:
             return tracks
     except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile):
@@ -137,6 +143,7 @@ def store(digest: str, tracks: Tracks) -> None:
         cache_dir().mkdir(parents=True, exist_ok=True)
         with atomic_path(_entry(digest)) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, **tracks.arrays(), trigger_track_columns=np.array(tracks.trigger_track_columns, dtype=str))
+                np.savez(f, **tracks.arrays(), trigger_track_columns=np.array(tracks.trigger_track_columns, dtype=str),
+                         family=np.array(tracks.family))
     except OSError:
         pass

@@ -1,9 +1,11 @@
-"""Reader and writer of basf2 "neuroresults" files (SPEC sections 3 and 3a).
+"""Reader and writer of basf2 "neuroresults" files (SPEC sections 3 and 3a) and reader of 3DH files (SPEC-3DH 2).
 
 Tab-separated text, optionally gzip-compressed: a header line, an empty line, then one row
 per (NN track, reco track). Columns are found by the header's names: the 42 of SPEC 3 are
-required, `2DPhi 3DTheta 2DinvPt 2DPt` of newer basf2 files are optional and kept. Parsing
-uses pyarrow's multithreaded CSV reader; the result is cached in binary form (see `cache`).
+required, `2DPhi 3DTheta 2DinvPt 2DPt` of newer basf2 files are optional and kept. A header that is
+exactly one of the two 3DH layouts (32 or 131 columns) makes a 3DH file (`files_3dh`); anything else
+3DH-like is refused naming the columns found and the layouts expected. Parsing uses pyarrow's
+multithreaded CSV reader; the result is cached in binary form (see `cache`).
 """
 import gzip
 import os
@@ -15,8 +17,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from neuro_trigger.constants import (COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS, TRIGGER_TRACK_COLUMNS)
-from neuro_trigger.data import cache
+from neuro_trigger.data import cache, files_3dh
 from neuro_trigger.data.domain import check_domain
+from neuro_trigger.data.families import CLASSIC, THREE_DH, detect, looks_three_dh
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
@@ -34,8 +37,19 @@ def _open_text(path: Path):
     return gzip.open(path, "rt") if path.suffix == ".gz" else open(path, "rt")
 
 
+def _columns_found(names: list[str]) -> str:
+    shown = names if len(names) <= 6 else names[:3] + ["..."] + names[-2:]
+    return f"{len(names)} columns: {_short(' '.join(shown), 120)}"
+
+
+def _refuse_layout(path: Path, names: list[str]) -> UserError:
+    return UserError(f"{path}:1: the header fits no known layout ({_columns_found(names)}); expected "
+                     f"{CLASSIC.layouts} or {THREE_DH.layouts}")
+
+
 def _read_header(path: Path) -> list[str]:
-    """The header's column names, refused unless they are the 42 required ones plus optional ones."""
+    """The header's column names, refused unless they are the 42 required ones plus optional ones, or exactly
+    one of the 3DH layouts."""
     try:
         with _open_text(path) as f:
             header = f.readline()
@@ -45,18 +59,18 @@ def _read_header(path: Path) -> list[str]:
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
     names = header.rstrip("\r\n").split("\t")
-    for name in names:
-        if EXTRA_INPUT.fullmatch(name):
-            raise UserError(f"{path}:1: column {_short(name)} belongs to an extended-input network "
-                            f"(more than 3 inputs per superlayer): not supported yet")
-        if name not in KNOWN_COLUMNS:
-            raise UserError(f"{path}:1: unknown column {_short(name)}, expected the 42 neuroresults columns "
-                            f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally "
-                            f"{' '.join(TRIGGER_TRACK_COLUMNS)}")
+    three_dh = detect(names) is not None
+    if not three_dh and (looks_three_dh(names) or any(EXTRA_INPUT.fullmatch(n) for n in names)):
+        raise _refuse_layout(path, names)
+    unknown = [] if three_dh else [n for n in names if n not in KNOWN_COLUMNS]
+    if unknown:
+        raise UserError(f"{path}:1: unknown column {_short(unknown[0])}, expected the 42 neuroresults columns "
+                        f"({' '.join(COLUMNS[:3])} ... {COLUMNS[-1]}) and optionally "
+                        f"{' '.join(TRIGGER_TRACK_COLUMNS)}")
     duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if duplicate:
         raise UserError(f"{path}:1: column {_short(duplicate)} appears twice in the header")
-    missing = [n for n in COLUMNS if n not in names]
+    missing = [] if three_dh else [n for n in COLUMNS if n not in names]
     if missing:
         raise UserError(f"{path}:1: required column {missing[0]!r} is missing from the header"
                         + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
@@ -65,7 +79,7 @@ def _read_header(path: Path) -> list[str]:
     return names
 
 
-def _locate_bad_line(path: Path, names: list[str]) -> str:
+def _locate_bad_line(path: Path, names: list[str], int_columns: set[str]) -> str:
     """Slow scan, only run after a parse failure, to name the first malformed line."""
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
@@ -76,9 +90,9 @@ def _locate_bad_line(path: Path, names: list[str]) -> str:
                 return f"{path}:{lineno}: {len(fields)} columns, expected {len(names)}"
             for name, value in zip(names, fields):
                 try:
-                    int(value) if name in INT_COLUMNS else float(value)
+                    int(value) if name in int_columns else float(value)
                 except ValueError:
-                    kind = "an integer" if name in INT_COLUMNS else "a number"
+                    kind = "an integer" if name in int_columns else "a number"
                     return f"{path}:{lineno}: column {name} is {_short(value)}, expected {kind}"
     return f"{path}: malformed neuroresults file"
 
@@ -104,20 +118,18 @@ def parse(path: str | os.PathLike) -> Tracks:
     path = Path(path)
     check_data_file(path)
     names = _read_header(path)
+    three_dh = detect(names)
+    if three_dh is not None:
+        kinds = files_3dh.column_types(three_dh[1])
+        table = _read_table(path, names, {name: getattr(pa, kind)() for name, kind in kinds.items()},
+                            {name for name, kind in kinds.items() if kind == "int64"})
+        tracks = files_3dh.tracks_of_columns({name: table.column(name).to_numpy() for name in names}, three_dh[1])
+        files_3dh.check_domain(path, tracks, first_line=HEADER_LINES + 1)
+        return tracks
     optional = [n for n in TRIGGER_TRACK_COLUMNS if n in names]
     types = {name: pa.int64() if name in INT_COLUMNS else
              (pa.float32() if name in INPUT_COLUMNS else pa.float64()) for name in names}
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, OSError, EOFError) as e:
-        raise UserError(_locate_bad_line(path, names) if isinstance(e, pa.ArrowInvalid) else f"{path}: {e}") from None
-    if table.num_rows == 0:
-        raise UserError(f"{path}: no data rows after the header")
+    table = _read_table(path, names, types, INT_COLUMNS)
 
     def block(columns: list[str], dtype) -> np.ndarray:
         return np.ascontiguousarray(np.column_stack([table.column(n).to_numpy() for n in columns]), dtype=dtype)
@@ -139,6 +151,23 @@ def parse(path: str | os.PathLike) -> Tracks:
     return tracks
 
 
+def _read_table(path: Path, names: list[str], types: dict, int_columns: set[str]) -> pa.Table:
+    """The rows after the header as an Arrow table of the given column types; a bad line is named."""
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, OSError, EOFError) as e:
+        raise UserError(_locate_bad_line(path, names, int_columns) if isinstance(e, pa.ArrowInvalid)
+                        else f"{path}: {e}") from None
+    if table.num_rows == 0:
+        raise UserError(f"{path}: no data rows after the header")
+    return table
+
+
 def read_file(path: str | os.PathLike, use_cache: bool = True) -> Tracks:
     """One file's rows, from the binary cache when the file's content is unchanged."""
     path = Path(path)
@@ -158,6 +187,11 @@ def read_files(paths: list[str | os.PathLike], use_cache: bool = True) -> Tracks
     if not paths:
         raise UserError("no data files given")
     parts = [read_file(p, use_cache) for p in paths]
+    layouts = [(p.family, p.inputs.shape[1]) for p in parts]
+    if len(set(layouts)) > 1:
+        other = next(i for i, layout in enumerate(layouts) if layout != layouts[0])
+        raise UserError(f"{paths[other]}: a {layouts[other][0]} file with {layouts[other][1]} inputs cannot be "
+                        f"joined with {paths[0]} ({layouts[0][0]}, {layouts[0][1]} inputs) in one split")
     return parts[0] if len(parts) == 1 else Tracks.concatenate(parts)
 
 

@@ -12,12 +12,22 @@ from pathlib import Path
 
 from neuro_trigger.atomic import current_umask
 from neuro_trigger.constants import SPLIT_FILE_STEM, SPLITS
-from neuro_trigger.data import synthetic
+from neuro_trigger.data import synthetic, synthetic_3dh
 from neuro_trigger.data.synthetic import write_synthetic
 from neuro_trigger.errors import UserError
 
 EMBEDDED_ROWS = {"train": 200_000, "val": 50_000, "test": 50_000}
 EMBEDDED_SEED = 2026
+EMBEDDED_3DH_ROWS = {"train": 100_000, "val": 25_000, "test": 25_000}
+# the embedded data sets by the name a config's `data` gives: (folder, file stem, writer of the three splits)
+EMBEDDED = {
+    "synthetic": (f"synthetic_v{synthetic.GENERATOR_VERSION}_seed{EMBEDDED_SEED}", "neuroresults",
+                  lambda folder: write_synthetic(folder, EMBEDDED_ROWS, EMBEDDED_SEED)),
+    **{f"synthetic_3dh_{n}": (f"synthetic_3dh{n}_v{synthetic_3dh.GENERATOR_VERSION}_seed{EMBEDDED_SEED}", f"3dh{n}",
+                              lambda folder, n=n: synthetic_3dh.write_synthetic(folder, EMBEDDED_3DH_ROWS,
+                                                                                EMBEDDED_SEED, n))
+       for n in (27, 126)},
+}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,18 +35,20 @@ def data_root() -> Path:
     return Path(os.environ.get("NEURO_TRIGGER_DATA") or REPO_ROOT / "data")
 
 
-def embedded_files() -> dict[str, list[Path]]:
-    """The embedded synthetic data set's files, generated on first use."""
-    folder = data_root() / f"synthetic_v{synthetic.GENERATOR_VERSION}_seed{EMBEDDED_SEED}"
-    files = {s: [folder / f"neuroresults_{SPLIT_FILE_STEM[s]}.gz"] for s in SPLITS}
+def embedded_files(name: str = "synthetic") -> dict[str, list[Path]]:
+    """The files of an embedded synthetic data set (`EMBEDDED`), generated on first use."""
+    folder_name, stem, write = EMBEDDED[name]
+    folder = data_root() / folder_name
+    files = {s: [folder / f"{stem}_{SPLIT_FILE_STEM[s]}.gz"] for s in SPLITS}
     if all(f[0].is_file() for f in files.values()):
         return files
     folder.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating the embedded synthetic data set (once, ~10 s) into {folder} ...", file=sys.stderr, flush=True)
+    print(f"generating the embedded synthetic data set {name} (once, ~10 s) into {folder} ...", file=sys.stderr,
+          flush=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
         staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; the data set is for everyone
-        write_synthetic(staging, EMBEDDED_ROWS, EMBEDDED_SEED)
+        write(staging)
         try:
             staging.rename(folder)
         except OSError:
@@ -48,11 +60,12 @@ def embedded_files() -> dict[str, list[Path]]:
 
 
 def resolve_files(data: str | dict) -> dict[str, list[Path]]:
-    """The files of each split named by a config's `data` entry ("synthetic" or {split: [files]})."""
-    if data == "synthetic":
-        return embedded_files()
+    """The files of each split named by a config's `data` entry (a name of `EMBEDDED` or {split: [files]})."""
+    if isinstance(data, str) and data in EMBEDDED:
+        return embedded_files(data)
     if not isinstance(data, dict) or set(data) != set(SPLITS):
-        raise UserError(f"data: expected 'synthetic' or {{'train': [...], 'val': [...], 'test': [...]}}, got {data!r}")
+        raise UserError(f"data: expected {' or '.join(map(repr, EMBEDDED))} or "
+                        f"{{'train': [...], 'val': [...], 'test': [...]}}, got {data!r}")
     files = {}
     for split in SPLITS:
         entry = data[split]

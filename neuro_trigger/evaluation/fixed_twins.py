@@ -8,8 +8,11 @@ import numpy as np
 
 from neuro_trigger.config import for_expert
 from neuro_trigger.constants import theta_to_deg, z_to_cm
+from neuro_trigger.data.families import CLASSIC, FAMILIES, THREE_DH
+from neuro_trigger.evaluation import metrics_3dh
 from neuro_trigger.evaluation.metrics import evaluate, evaluate_with_twin
 from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION, FixedPointNetwork, Precision
+from neuro_trigger.hardware.fixed_point_3dh import ONE as ONE_3DH
 
 FIXED = "_fixed"
 # paired new-vs-old figures first (their `_err`/`_ci` belong to the comparison), then plain uncertainties
@@ -66,11 +69,31 @@ def evaluate_with_fixed(pred: np.ndarray, fixed_pred: np.ndarray | None, reco: n
     return metrics
 
 
-def twin_network(network, expert_config: dict) -> FixedPointNetwork | None:
-    """The expert's network in the FPGAs' arithmetic at its config's precision (None: not deployable)."""
+def twin_network(network, expert_config: dict):
+    """The expert's network in its family's FPGA arithmetic, the classic one at its config's precision (None: not
+    deployable)."""
+    if FAMILIES[expert_config.get("family", CLASSIC.name)].fixed_point == THREE_DH.fixed_point:
+        from neuro_trigger.hardware.deploy_3dh import fixed_point_network as fixed_point_3dh
+
+        return fixed_point_3dh(network)
     from neuro_trigger.hardware.deploy import fixed_point_network  # torch: kept out of the evaluation workers
 
     return fixed_point_network(network, expert_config.get("precision", DEFAULT_PRECISION))
+
+
+def point_figures(pred: np.ndarray, reco: np.ndarray, reference: np.ndarray, config: dict) -> dict:
+    """The figures of one split without uncertainties, by the config's family (a packed seed's sub-result)."""
+    if FAMILIES[config.get("family", CLASSIC.name)].fixed_point == THREE_DH.fixed_point:
+        return metrics_3dh.evaluate_3dh(pred, reco, config["output_scale"], config["classification_cut"], False)
+    return evaluate(pred, reco, reference, config["z_cut_cm"], binned=False, uncertainties=False)
+
+
+def split_evaluation(expert_config: dict) -> tuple:
+    """(the function evaluating one split with its fixed-point twin, its settings argument) of the config's
+    family: `evaluate_split` with the z cut, or `metrics_3dh.evaluate_split_3dh` with outputScale and cut."""
+    if FAMILIES[expert_config.get("family", CLASSIC.name)].fixed_point == THREE_DH.fixed_point:
+        return evaluate_split_3dh, (expert_config["output_scale"], expert_config["classification_cut"])
+    return evaluate_split, expert_config["z_cut_cm"]
 
 
 def twin_predictions(networks: dict, config: dict, inputs: np.ndarray, expert_of_row: np.ndarray,
@@ -91,3 +114,24 @@ def evaluate_split(pred: np.ndarray, fixed: FixedPointNetwork | None, inputs: np
     nodes = None if fixed is None else fixed.nodes(inputs)
     fixed_pred = None if nodes is None else nodes / float(Precision.of(fixed.precision).one)
     return evaluate_with_fixed(pred, fixed_pred, reco, reference, z_cut_cm, errors), nodes
+
+
+def evaluate_split_3dh(pred: np.ndarray, fixed, inputs: np.ndarray, reco: np.ndarray, reference: np.ndarray,
+                       settings: tuple, errors: str = "all") -> tuple[dict, np.ndarray | None]:
+    """(figures of one split with their `_fixed` twins and the wrap count, the fixed-point output nodes or None):
+    one job of plain arrays for a worker process, like `fixed_twins.evaluate_split`. `settings` is
+    (output_scale, classification_cut); `reference` is unused (3DH files carry no hardware prediction)."""
+    output_scale, cut = settings
+    metrics = metrics_3dh.evaluate_3dh(pred, reco, output_scale, cut, errors != "none")
+    if fixed is None:
+        return metrics, None
+    nodes, largest = fixed.run(inputs)
+    fixed_pred = nodes / float(ONE_3DH)
+    fixed_metrics = metrics_3dh.evaluate_3dh(fixed_pred, reco, output_scale, cut, errors != "none")
+    metrics.update(fixed_twins({k: v for k, v in fixed_metrics.items()
+                                if k not in metrics_3dh.SHARED and not k.startswith("trivial_")}))
+    metrics.update(metrics_3dh.wrap_figures(largest))
+    deviation = np.abs(metrics_3dh.physics(pred, output_scale) - metrics_3dh.physics(fixed_pred, output_scale))
+    metrics["z_float_vs_fixed_max_cm"] = float(deviation[:, 0].max(initial=0))
+    metrics["theta_float_vs_fixed_max_deg"] = float(deviation[:, 1].max(initial=0))
+    return metrics, nodes

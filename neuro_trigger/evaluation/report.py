@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from neuro_trigger.evaluation import metric_table, verdict as verdict_lib
+from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdict_3dh
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
 # run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
@@ -110,9 +110,7 @@ def render(summary: dict, images: list[Path]) -> str:
                        for name, x in summary.get("experts", {}).items()}
     data_files = "".join(f"<li>{e(split)}: {e(f['path'])} <small>sha256 {e(f['sha256'][:16])}…</small></li>"
                          for split, files in summary.get("data", {}).items() for f in files)
-    sections = [
-        f"<h1>NeuroTrigger run {e(summary.get('config_name', ''))}: {e(Path(summary.get('run_dir', '')).name)}</h1>",
-        f"<p>status: <b>{e(summary.get('status', ''))}</b></p>",
+    classic_verdict = [
         "<h2>Verdict against the old (hardware) network</h2>",
         verdict_sentences(summary, "test"),
         f"<p>Test split; each figure is better, worse or indistinguishable at {verdict_lib.CONFIDENCE} confidence, "
@@ -120,7 +118,11 @@ def render(summary: dict, images: list[Path]) -> str:
         "(docs/metrics.md). Where fixed-point figures exist, the verdict is that of the fixed-point network. "
         f"Trigger figures at |z| &lt; {e(str(summary.get('metrics', {}).get('test', {}).get('z_cut_cm', '')))} cm: "
         "efficiency for |z_reco| &lt; 1 cm tracks, rejection of |z_reco| &gt; 25 cm tracks.</p>",
-        verdict_table(summary, SHOWN_SPLITS[0]), "<h3>Validation split</h3>", verdict_table(summary, SHOWN_SPLITS[1]),
+        verdict_table(summary, SHOWN_SPLITS[0]), "<h3>Validation split</h3>", verdict_table(summary, SHOWN_SPLITS[1])]
+    sections = [
+        f"<h1>NeuroTrigger run {e(summary.get('config_name', ''))}: {e(Path(summary.get('run_dir', '')).name)}</h1>",
+        f"<p>status: <b>{e(summary.get('status', ''))}</b></p>",
+        *([verdict_3dh.html_section(summary)] if verdict_3dh.is_3dh(summary) else classic_verdict),
         seeds_section(summary, "test"),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",

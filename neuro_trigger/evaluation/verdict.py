@@ -9,6 +9,7 @@ which is what would run on the FPGAs.
 import math
 from dataclasses import dataclass
 
+from neuro_trigger.evaluation import verdict_3dh
 from neuro_trigger.evaluation.metric_table import Metric, verdict_figures
 from neuro_trigger.evaluation.uncertainty import Z95
 
@@ -260,6 +261,10 @@ def print_run_verdict(summary: dict, split: str = "test", console=None) -> None:
     from rich.console import Console
 
     console = console or Console()
+    if verdict_3dh.is_3dh(summary):
+        if summary.get("metrics", {}).get(split):
+            console.print("\n".join(verdict_3dh.lines(summary, split)), highlight=False, markup=False, soft_wrap=True)
+        return
     verdicts = run_verdicts(summary, split)
     if not verdicts:
         return

@@ -14,7 +14,7 @@ from neuro_trigger.constants import PREDICTION_COLUMNS, theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError, describe
-from neuro_trigger.hardware import deploy
+from neuro_trigger.hardware import deploy, deploy_3dh
 
 FIXED_PREDICTION_COLUMNS = ["PredZFix", "PredThetaFix"]  # fixed-point output node values, units 2^-p_nodes
 
@@ -49,7 +49,8 @@ def write_weights(run_dir: Path, networks: dict[int, nn.Module], name: str = "we
 
 def read_weights(path: str | Path) -> dict:
     """A weights.json (or the one in a run folder), as plain data: ours of any version, or the original
-    PyTorch trainer's (same basf2 keys)."""
+    PyTorch trainer's (same basf2 keys); a NeuroTrigger3DH one (top-level `model.{2k}.*`, SPEC-3DH 3) as the
+    weights of expert -1, whose keys are the 3DH model's own."""
     path = Path(path)
     if path.is_dir():
         path = path / "weights.json"
@@ -57,6 +58,9 @@ def read_weights(path: str | Path) -> dict:
         data = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deeply for any weights file
         raise UserError(f"{path}: cannot read weights ({describe(e)})") from None
+    if isinstance(data, dict) and "model.0.weight" in data:  # a NeuroTrigger3DH network, checked against network.conf
+        deploy_3dh.read_deployed(path)
+        return {expert_key(-1): {"weights": data}}
     if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("weights"), dict)
                                              for v in data.values()):
         raise UserError(f"{path}: expected {{'expert_x': {{'shapes': ..., 'weights': ...}}}}")

@@ -10,18 +10,23 @@ from pathlib import Path
 import numpy as np
 
 from neuro_trigger.constants import z_to_cm
+from neuro_trigger.data.families import FAMILIES, THREE_DH
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
 from neuro_trigger.evaluation.fixed_twins import evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
+from neuro_trigger.runs.export_3dh import export_overall_3dh
 
 
 def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict, summary: dict,
                    config: dict) -> None:
     """weights.json, predictions per split, per-expert and overall metrics into the summary, overall plots
     (drawn in a worker where the run has them: in plots/ when its `offload.workers()` block ends)."""
+    if FAMILIES[config["family"]].export_format == THREE_DH.export_format:
+        export_overall_3dh(run_dir, prepared, networks, results, summary, config)
+        return
     trained = {x: networks[x] for x, r in results.items() if r.predictions}
     if trained:
         export.write_weights(run_dir, trained)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation.metric_table import seed_spread
-from neuro_trigger.evaluation.metrics import evaluate
+from neuro_trigger.evaluation.fixed_twins import point_figures
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
 from neuro_trigger.training.pack import Copies
@@ -53,8 +53,7 @@ def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Co
             combined = combine_experts(data, prepared, {x: results[x].copy_predictions[k] for x in trained}, split)
             if combined is not None:
                 tracks, pred, reference, _ = combined
-                metrics[split] = evaluate(pred, tracks.reco, reference, config["z_cut_cm"], binned=False,
-                                          uncertainties=False)
+                metrics[split] = point_figures(pred, tracks.reco, reference, config)
         per_seed.append({"seed": seed, "weights": weights_file(seed), "metrics": metrics})
     summary["seeds"] = {
         "seeds": seeds,
@@ -73,6 +72,6 @@ def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Co
 
 def _expert_spread(data, copy_predictions: list[dict], config: dict) -> dict:
     """One expert's metrics per split, as mean and std over its copies."""
-    return {split: spread([evaluate(p[split], data.splits[split].reco, data.reference[split], config["z_cut_cm"],
-                                    binned=False, uncertainties=False) for p in copy_predictions])
+    return {split: spread([point_figures(p[split], data.splits[split].reco, data.reference[split], config)
+                           for p in copy_predictions])
             for split in SPLITS}

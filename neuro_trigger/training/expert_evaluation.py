@@ -10,10 +10,12 @@ import numpy as np
 import torch
 
 from neuro_trigger.constants import z_to_cm
+from neuro_trigger.data.families import FAMILIES
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation import offload, plots
-from neuro_trigger.evaluation.fixed_twins import evaluate_split, twin_network
+from neuro_trigger.evaluation.fixed_twins import split_evaluation, twin_network
+from neuro_trigger.evaluation.plots_3dh import write_plots_3dh
 from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
 from neuro_trigger.hardware.fixed_point import FixedPointNetwork
 from neuro_trigger.training.batches import PermutationSampler
@@ -62,12 +64,13 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
     Bootstrap errors only for what the verdict and report show (`report.ERRORS_OF_SPLIT`), the others are NaN.
     The splits are evaluated in worker processes at once, where the run has them."""
     fixed = twin_network(network, data.config)
+    evaluate_split, settings = split_evaluation(data.config)
     predictions, jobs = {}, {}
     for split in SPLITS:
         inputs = data.tensors(split)[0]
         predictions[split] = predict_all(network, inputs, data.config["out_size"])
         job = (predictions[split], fixed, inputs.numpy(), data.splits[split].reco, data.reference[split],
-               data.config["z_cut_cm"], ERRORS_OF_SPLIT[split])
+               settings, ERRORS_OF_SPLIT[split])
         jobs[split] = (offload.submit(evaluate_split, *job), job)
     done = {split: offload.result(future, evaluate_split, *job) for split, (future, job) in jobs.items()}
     nodes = {split: split_nodes for split, (_, split_nodes) in done.items() if split_nodes is not None}
@@ -77,6 +80,9 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
 def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, metrics: dict) -> None:
     """PNG plots of the test split (and the sampler's buckets for a reweighted expert), drawn in a worker
     process where the run has them: they are in the folder when the run's `offload.workers()` block ends."""
+    if FAMILIES[data.config["family"]].classification_outputs:  # 3DH: drawn from the metrics of the test split
+        offload.submit_background(write_plots_3dh, expert_dir / "plots", metrics["test"], f"expert {data.expert}, test")
+        return
     test = data.splits["test"]
     z_reco, z_old = z_to_cm(test.z_reco), z_to_cm(data.reference["test"][:, 0])
     z_pred = z_to_cm(predictions["test"][:, 0])

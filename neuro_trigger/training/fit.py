@@ -103,7 +103,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     write_json(expert_dir / "result.json", result.summary())
     board.update(data.expert, status=status)
     log.info("expert %d %s after %d epochs: test loss_vs_old %.4f, z_diff_std %.2f cm (old %.2f cm)",
-             data.expert, status, epochs, result.metrics["test"]["loss_vs_old"],
+             data.expert, status, epochs, result.metrics["test"].get("loss_vs_old", np.nan),
              result.metrics["test"].get("z_diff_std", np.nan), result.metrics["test"].get("z_diff_std_old", np.nan))
     return result
 

@@ -60,6 +60,8 @@ def layer_plan(network: nn.Module) -> list[tuple[nn.Linear, bool]] | None:
         return [(network.hidden, True), (network.output, True)]
     if type(network) is models.DeepModel:
         return [(layer, True) for layer in network.layers] + [(network.output, False)]
+    if type(network) is models.NeuroTrigger3DHModel:
+        return [(layer, True) for layer in network.model if isinstance(layer, nn.Linear)]
     return None
 
 
@@ -184,7 +186,7 @@ class StackedNetworks(nn.Module):
                                         for i in range(len(plans[0])))
         self.biases = nn.ParameterList(nn.Parameter(torch.stack([p[i][0].bias.detach() for p in plans]))
                                        for i in range(len(plans[0])))
-        self.loss_fn = models.LOSSES[self.configs[0]["loss"]](reduction="none")
+        self.loss_fn = models.build_loss(self.configs[0], reduction="none")
         rates = [c["learning_rate"] for c in self.configs]
         decays = [c["weight_decay"] for c in self.configs]
         self.per_copy = len(set(rates)) > 1 or (len(set(decays)) > 1 and self.configs[0]["optim"] != "Rprop")

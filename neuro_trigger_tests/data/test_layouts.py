@@ -78,8 +78,8 @@ def test_the_cache_keeps_the_layout(tmp_path):
 @pytest.mark.parametrize("header, expected", [
     (COLUMNS + TRIGGER_TRACK_COLUMNS + ["Charge"], r"f\.txt:1: unknown column 'Charge'"),
     (COLUMNS[:9] + COLUMNS[10:], r"f\.txt:1: required column 'SL0-relID' is missing"),
-    (COLUMNS[:12] + ["SL0-extra_input0"] + COLUMNS[12:], r"f\.txt:1: column 'SL0-extra_input0' belongs to an "
-                                                          r"extended-input network .*not supported yet"),
+    (COLUMNS[:12] + ["SL0-extra_input0"] + COLUMNS[12:], r"f\.txt:1: the header fits no known layout \(43 columns: "
+                                                          r".*expected neuroresults .* or 3DH with 27 inputs"),
     (COLUMNS + ["2DPhi", "2DPhi"], r"f\.txt:1: column '2DPhi' appears twice"),
 ])
 def test_bad_headers_are_refused_naming_file_and_column(tmp_path, header, expected):

@@ -1,0 +1,49 @@
+"""The figures of a NeuroTrigger3DH network, drawn from its split metrics (`metrics_3dh`): the ROC curves of NNT and
+STT, their efficiency against reco z and theta with Wilson intervals, float and fixed point where both exist."""
+from pathlib import Path
+
+import numpy as np
+
+from neuro_trigger.evaluation.metrics_3dh import CLASSES
+from neuro_trigger.evaluation.plots import _figure, write_figures
+
+
+def roc_figure(metrics: dict, title: str):
+    fig, ax = _figure()
+    for name, _ in CLASSES:
+        for suffix, style in (("", "-"), ("_fixed", ":")):
+            roc = metrics.get(f"{name}{suffix}_roc")
+            if roc is None:
+                continue
+            auc = metrics.get(f"{name}{suffix}_auc", np.nan)
+            ax.plot(roc["false_positive_rate"], roc["efficiency"], style,
+                    label=f"{name.upper()}{' fixed point' if suffix else ''} (area {auc:.4f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
+    ax.set(xlabel="false positive rate", ylabel="efficiency", title=f"ROC, {title}")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def efficiency_figure(metrics: dict, quantity: str, unit: str, title: str):
+    fig, ax = _figure()
+    for name, _ in CLASSES:
+        for suffix, marker in (("", "o"), ("_fixed", "x")):
+            binned = metrics.get(f"{name}{suffix}_efficiency_vs_{quantity}")
+            if binned is None:
+                continue
+            edges = np.array(binned["edges"])
+            centres, p = (edges[1:] + edges[:-1]) / 2, np.array(binned["efficiency"], dtype=float)
+            lo, hi = np.array(binned["lo"], dtype=float), np.array(binned["hi"], dtype=float)
+            ax.errorbar(centres, p, yerr=[p - lo, hi - p], fmt=marker, ms=3, capsize=2,
+                        label=f"{name.upper()}{' fixed point' if suffix else ''}")
+    ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel="efficiency at the cut", ylim=(0, 1.05),
+           title=f"efficiency vs {quantity}, {title}")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def write_plots_3dh(folder: Path, metrics: dict, title: str) -> list[Path]:
+    """roc.png, efficiency_vs_z.png and efficiency_vs_theta.png in `folder` (a job for a worker process)."""
+    return write_figures(folder, {"roc": roc_figure(metrics, title),
+                                  "efficiency_vs_z": efficiency_figure(metrics, "z", "cm", title),
+                                  "efficiency_vs_theta": efficiency_figure(metrics, "theta", "deg", title)})

@@ -1,0 +1,93 @@
+"""The verdict of a NeuroTrigger3DH run, per output (z, theta, NNT, STT): better, worse or not significant.
+
+3DH training files carry no hardware prediction, so each output is judged against the trivial predictor of the
+same tracks (constant z and theta at the median target: its trimmed std; the class prior: ROC area 0.5), float
+and fixed point side by side. A difference within two standard errors is "not significant".
+"""
+import html
+
+import numpy as np
+
+from neuro_trigger.evaluation.metrics_3dh import CLASSES
+
+OUTPUTS = (("z", "trimmed std", "cm"), ("theta", "trimmed std", "deg"), ("nnt", "ROC area", ""), ("stt", "ROC area", ""))
+
+
+def is_3dh(summary: dict) -> bool:
+    return summary.get("config", {}).get("family") == "3dh"
+
+
+def significance(value: float, error: float, reference: float, higher_is_better: bool) -> str:
+    """better / worse / not significant: a difference beyond two standard errors (unknown without an error)."""
+    if not (np.isfinite(value) and np.isfinite(error) and np.isfinite(reference)):
+        return "unknown"
+    if abs(value - reference) <= 2 * error:
+        return "not significant"
+    return "better" if (value > reference) == higher_is_better else "worse"
+
+
+def _figure(metrics: dict, output: str, fixed: str) -> tuple[float, float, float, bool]:
+    """(value, error, trivial reference, higher is better) of an output's judged figure."""
+    if output in ("z", "theta"):
+        key = f"{output}_diff_std_trimmed{fixed}"
+        return (metrics.get(key, np.nan), metrics.get(f"{key}_err", np.nan),
+                metrics.get(f"trivial_{output}_diff_std_trimmed", np.nan), False)
+    return metrics.get(f"{output}_auc{fixed}", np.nan), metrics.get(f"{output}_auc{fixed}_err", np.nan), 0.5, True
+
+
+def rows(metrics: dict) -> list[dict]:
+    """Per output: its figure, float and fixed point with errors, the trivial reference and both verdicts,
+    the efficiency and purity at the cut."""
+    table = []
+    for output, figure, unit in OUTPUTS:
+        row = {"output": output, "figure": figure, "unit": unit}
+        for fixed in ("", "_fixed"):
+            value, error, reference, higher = _figure(metrics, output, fixed)
+            row[f"value{fixed}"], row[f"error{fixed}"], row["trivial"] = value, error, reference
+            row[f"verdict{fixed}"] = significance(value, error, reference, higher)
+        if output in dict(CLASSES):
+            for fixed in ("", "_fixed"):
+                row[f"efficiency{fixed}"] = metrics.get(f"{output}_efficiency{fixed}", np.nan)
+                row[f"purity{fixed}"] = metrics.get(f"{output}_purity{fixed}", np.nan)
+        table.append(row)
+    return table
+
+
+def _pm(value: float, error: float) -> str:
+    return "n/a" if not np.isfinite(value) else (f"{value:.4g} ± {error:.2g}" if np.isfinite(error) else f"{value:.4g}")
+
+
+def lines(summary: dict, split: str = "test") -> list[str]:
+    """The verdict in plain lines: one per output, then deployability and the wrap count."""
+    metrics = summary.get("metrics", {}).get(split, {})
+    out = [f"3DH verdict, {split} split, against the trivial predictor (difference beyond 2 standard errors):"]
+    for row in rows(metrics):
+        unit = f" {row['unit']}" if row["unit"] else ""
+        text = (f"  {row['output']:>5} {row['figure']}: float {_pm(row['value'], row['error'])}{unit} "
+                f"({row['verdict']}), fixed point {_pm(row['value_fixed'], row['error_fixed'])}{unit} "
+                f"({row['verdict_fixed']}), trivial {row['trivial']:.4g}{unit}")
+        if "efficiency" in row:
+            text += (f"; at the cut efficiency {row['efficiency']:.3f} (fixed {row['efficiency_fixed']:.3f}), "
+                     f"purity {row['purity']:.3f} (fixed {row['purity_fixed']:.3f})")
+        out.append(text)
+    if "wrap_tracks" in metrics:
+        out.append(f"  wrap: {metrics['wrap_tracks']} tracks reach |pre-activation| >= "
+                   f"{metrics['wrap_at'] - metrics['wrap_margin']:g} (largest {metrics['max_preactivation']:.2f})")
+    for expert, entry in summary.get("deployable", {}).items():
+        out.append(f"  deployable: {'yes' if entry['deployable'] else 'no, ' + str(entry['reason'])}")
+    return out
+
+
+def html_section(summary: dict) -> str:
+    """The verdict as the report's table."""
+    e = html.escape
+    metrics = summary.get("metrics", {}).get("test", {})
+    body = "".join(
+        f"<tr><td>{e(r['output'])} {e(r['figure'])}</td><td class='{e(r['verdict'].split()[0])}'>"
+        f"{e(_pm(r['value'], r['error']))} {e(r['unit'])}<br><small>{e(r['verdict'])}</small></td>"
+        f"<td class='{e(r['verdict_fixed'].split()[0])}'>{e(_pm(r['value_fixed'], r['error_fixed']))} {e(r['unit'])}"
+        f"<br><small>{e(r['verdict_fixed'])}</small></td><td>{r['trivial']:.4g} {e(r['unit'])}</td></tr>"
+        for r in rows(metrics))
+    return ("<h2>Verdict per output against the trivial predictor (test split)</h2><table><tr><th>output</th>"
+            "<th>float</th><th>fixed point</th><th>trivial</th></tr>" + body + "</table><pre>"
+            + e("\n".join(lines(summary)[1:])) + "</pre>")
