@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.runs if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such run, config or log folder")
+    if args.plot:
+        cli.check_output_is_no_input("--plot", args.plot, args.runs)
     runs = find_runs(args.runs)
     if not runs:
         raise UserError(f"{' '.join(map(str, args.runs))}: no run folders (version_<n>) found")

@@ -4,6 +4,8 @@ Tab-separated text, optionally gzip-compressed: a header line, an empty line, th
 per (NN track, reco track). Columns are found by the header's names: the 42 of SPEC 3 are
 required, `2DPhi 3DTheta 2DinvPt 2DPt` of newer basf2 files are optional and kept. Parsing
 uses pyarrow's multithreaded CSV reader; the result is cached in binary form (see `cache`).
+The prediction columns a run or `predict --out` appends (`PredZ` ...) are accepted and ignored, so their
+files are read as the inputs they were made from.
 """
 import gzip
 import os
@@ -14,14 +16,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from neuro_trigger.constants import (COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS, TRIGGER_TRACK_COLUMNS)
+from neuro_trigger.constants import (COLUMNS, FIXED_PREDICTION_COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS,
+                                     PREDICTION_COLUMNS, TRIGGER_TRACK_COLUMNS)
 from neuro_trigger.data import cache
 from neuro_trigger.data.domain import check_domain
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
 HEADER_LINES = 2  # the header and the empty line after it
-KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS)
+PREDICTED_COLUMNS = set(PREDICTION_COLUMNS) | set(FIXED_PREDICTION_COLUMNS)  # an earlier prediction's, ignored
+KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS) | PREDICTED_COLUMNS
+HEADER_LIMIT = 1 << 16  # characters: the longest header has 46 short names; garbage is refused after this much
 EXTRA_INPUT = re.compile(r"SL\d+-extra_input\d+")
 
 
@@ -38,12 +43,15 @@ def _read_header(path: Path) -> list[str]:
     """The header's column names, refused unless they are the 42 required ones plus optional ones."""
     try:
         with _open_text(path) as f:
-            header = f.readline()
-            blank = f.readline()
+            header = f.readline(HEADER_LIMIT)
+            blank = f.readline(HEADER_LIMIT)
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read as a neuroresults text file ({e})") from None
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
+    if not header.endswith("\n"):
+        raise UserError(f"{path}:1: no end of line in the first {HEADER_LIMIT} characters, expected a header line "
+                        "with the 42 neuroresults columns")
     names = header.rstrip("\r\n").split("\t")
     for name in names:
         if EXTRA_INPUT.fullmatch(name):
@@ -112,7 +120,8 @@ def parse(path: str | os.PathLike) -> Tracks:
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False,
+                                                 include_columns=[n for n in names if n not in PREDICTED_COLUMNS]),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as e:
         raise UserError(_locate_bad_line(path, names) if isinstance(e, pa.ArrowInvalid) else f"{path}: {e}") from None
@@ -143,6 +152,7 @@ def read_file(path: str | os.PathLike, use_cache: bool = True) -> Tracks:
     """One file's rows, from the binary cache when the file's content is unchanged."""
     path = Path(path)
     check_data_file(path)
+    _read_header(path)  # a file that is no neuroresults file is refused before it is hashed whole
     if not use_cache:
         return parse(path)
     digest = cache.content_hash(path)
