@@ -28,18 +28,32 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield target
         return
     target = replaced_file(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with _naming(target):
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
     finally:
         os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
+        with _naming(target):
+            yield Path(tmp)
+            os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """An OSError of writing the temporary file (a full disk names no file) names the target instead."""
+    temporary_prefix = str(target.parent / f".{target.name}.")
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None or not (e.filename is None or str(e.filename).startswith(temporary_prefix)):
+            raise
+        raise OSError(e.errno, e.strerror, str(target)) from None
 
 
 def writes_through(target: Path) -> bool:

@@ -5,8 +5,10 @@ typo without it.
 import argparse
 import atexit
 import os
+import shutil
 import stat
 import sys
+import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -14,6 +16,27 @@ from typing import NoReturn
 
 from neuro_trigger.constants import SPLITS
 from neuro_trigger.errors import CTRL_C_EXIT_CODE, UserError, run_cli  # noqa: F401 (in errors, for the data CLIs too)
+
+
+def writable_matplotlib_config() -> None:
+    """Matplotlib keeps its font cache in ~/.config/matplotlib and warns twice per process (and again in every
+    worker) where that cannot be written (a read-only HOME): it gets a private temporary folder instead, removed
+    at exit. Called when this module is imported, before any command imports matplotlib."""
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    folder = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):
+        return
+    try:
+        os.environ["MPLCONFIGDIR"] = private = tempfile.mkdtemp(prefix="neuro_trigger-matplotlib-")
+    except OSError:
+        return  # no temporary folder either: matplotlib warns itself
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+
+
+writable_matplotlib_config()
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

@@ -58,7 +58,8 @@ def test_predict_out_dev_stdout_writes_through_and_keeps_the_link(run_dir, small
     stand-in /dev (the bug replaced the machine's own /dev/stdout)."""
     result = in_private_mounts(STAND_IN_DEV + f"""
         "$PY" -m neuro_trigger.predict {run_dir} {small_files["test"][0]} --out /dev/stdout --json > {tmp_path}/file
-        "$PY" -m neuro_trigger.predict {run_dir} {small_files["test"][0]} --out /dev/stdout --json | cat > {tmp_path}/pipe
+        "$PY" -m neuro_trigger.predict {run_dir} {small_files["test"][0]} --out /dev/stdout --json \
+            | cat > {tmp_path}/pipe
         echo "kind: $(stat -c %F /dev/stdout)"
     """)
     assert result.returncode == 0, result.stderr

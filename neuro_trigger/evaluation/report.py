@@ -7,6 +7,7 @@ import html
 import json
 from pathlib import Path
 
+from neuro_trigger.data.splits import shared_data_warning
 from neuro_trigger.evaluation import metric_table, verdict as verdict_lib
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
@@ -113,6 +114,8 @@ def render(summary: dict, images: list[Path]) -> str:
     sections = [
         f"<h1>NeuroTrigger run {e(summary.get('config_name', ''))}: {e(Path(summary.get('run_dir', '')).name)}</h1>",
         f"<p>status: <b>{e(summary.get('status', ''))}</b></p>",
+        *[f"<p class='warning'><b>warning:</b> {e(w)}</p>" for w in [shared_data_warning(summary.get("data", {}))]
+          if w],
         "<h2>Verdict against the old (hardware) network</h2>",
         verdict_sentences(summary, "test"),
         f"<p>Test split; each figure is better, worse or indistinguishable at {verdict_lib.CONFIDENCE} confidence, "
