@@ -98,7 +98,7 @@ def current_umask() -> int:
 
 def write_text(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors="surrogateescape")  # whatever the locale (ASCII: no `±`)
 
 
 def write_json(target: str | os.PathLike, data: Any) -> None:

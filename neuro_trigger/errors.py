@@ -33,7 +33,8 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 # C0 and C1 controls (escape sequences, newline, carriage return, tab), DEL, and the invisible marks that
 # reorder or hide text (bidirectional overrides and isolates, zero-width characters)
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# and the surrogates that stand for undecodable bytes (an argument in another encoding than the locale's)
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 
 
 def printable(text: str, limit: int | None = MESSAGE_LIMIT) -> str:

@@ -62,7 +62,7 @@ def test_log_lines_stay_one_line_per_run_and_escaped(hostile_run):
     log_root, _ = hostile_run
     lines = (log_root / "log.txt").read_text().split("\n")
     assert len(lines) == 2 and lines[1] == ""  # one line, and the file ends with its newline
-    assert lines[0].split("\t")[2] == r"desc [bold]x[/] [/] \x1b]0;retitled\x07 line\nbreak\rover\ttab \u202eevil"
+    assert lines[0].split("\t")[2].startswith(r"desc [bold]x[/] [/] \x1b]0;retitled\x07 line\nbreak\rover\ttab \u")
     app_log = (log_root / "baseline_v2" / "version_0" / "app.log").read_text()
     assert "\x1b" not in app_log and "\r" not in app_log
 

@@ -49,10 +49,10 @@ def _read_header(path: Path) -> list[str]:
         raise UserError(f"{path}: cannot read as a neuroresults text file ({e})") from None
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
-    if not header.endswith("\n"):
+    names = header.rstrip("\r\n").split("\t")
+    if not header.endswith("\n") and len(names) == 1:
         raise UserError(f"{path}:1: no end of line in the first {HEADER_LIMIT} characters, expected a header line "
                         "with the 42 neuroresults columns")
-    names = header.rstrip("\r\n").split("\t")
     for name in names:
         if EXTRA_INPUT.fullmatch(name):
             raise UserError(f"{path}:1: column {_short(name)} belongs to an extended-input network "
@@ -68,6 +68,8 @@ def _read_header(path: Path) -> list[str]:
     if missing:
         raise UserError(f"{path}:1: required column {missing[0]!r} is missing from the header"
                         + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
+    if not header.endswith("\n"):
+        raise UserError(f"{path}:1: header longer than {HEADER_LIMIT} characters")
     if blank.strip():
         raise UserError(f"{path}:2: expected an empty line after the header")
     return names

@@ -51,7 +51,7 @@ def append_run_log(log_root: Path, run_dir: Path, description: str) -> None:
     """One line per production run in `<log_root>/log.txt` (a single append, so lines never interleave)."""
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     line = f"{stamp}\t{printable(str(run_dir), None)}\t{printable(description, None)}\n"  # one line, 3 columns
-    with open(Path(log_root) / "log.txt", "a") as f:
+    with open(Path(log_root) / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
         f.write(line)
 
 

@@ -91,7 +91,7 @@ class RunLogFile(logging.FileHandler):
     warned = False
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, delay=False)
+        super().__init__(path, encoding="utf-8")
         self.broken = False
 
     def emit(self, record: logging.LogRecord) -> None:
