@@ -73,16 +73,21 @@ def test_compare_shows_hostile_text_escaped_and_short(hostile_run, tmp_path):
     log_root, _ = hostile_run
     run_dir = log_root / "baseline_v2" / "version_0"
     long_run = tmp_path / "[/]log" / "baseline_v2" / "version_1"
-    shutil.copytree(run_dir, long_run)
-    summary = json.loads((long_run / "summary.json").read_text())
-    (long_run / "summary.json").write_text(json.dumps({**summary, "status": "interrupted",
-                                                       "description": "\x1b[2J" + "y" * 100_000}))
-    result = shell(f'"$PY" -m neuro_trigger.compare "{run_dir}" "{long_run}"', env={"COLUMNS": "120"})
+    unfinished = long_run.with_name("version_2")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for copy, changes in ((long_run, {"description": "\x1b[2J" + "y" * 100_000}),
+                          (unfinished, {"status": "interrupted"})):
+        shutil.copytree(run_dir, copy)
+        (copy / "summary.json").write_text(json.dumps({**summary, **changes}))
+    result = shell(f'"$PY" -m neuro_trigger.compare "{run_dir}" "{long_run}" "{unfinished}"',
+                   env={"COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\u202e" not in result.stdout
-    assert "[bold]x[/]" in result.stdout and "\\x1b]0;retit" in result.stdout
-    assert len(result.stdout.splitlines()) < 40
-    assert f"not finished: {long_run}" in result.stdout.replace("\n", "")
+    assert "[bold]x[/]" in result.stdout and "\\x1b]0;retitled\\x07" in result.stdout, result.stdout
+    assert len(result.stdout.splitlines()) < 40, result.stdout
+    not_finished = result.stdout.replace("\n", "").split("not finished: ")[1]
+    assert "[/]log/baseline_v2/version_2 (status: interrupted)" in not_finished
+    assert "\\x1b[2Jyyyy" in result.stdout and "more characters" in result.stdout
 
 
 def test_closed_stdin_and_stdout_and_a_pipe_without_reader_end_a_finished_run_with_success(small_data_args,
