@@ -121,8 +121,9 @@ def interrupt_exit_code(interrupt: KeyboardInterrupt) -> int:
     return SIGTERM_EXIT_CODE if isinstance(interrupt, Terminated) else CTRL_C_EXIT_CODE
 
 
-def interrupt_cause(interrupt: KeyboardInterrupt) -> str:
-    return "stopped by SIGTERM" if isinstance(interrupt, Terminated) else "stopped by Ctrl-C (SIGINT)"
+def interrupt_cause(exit_code: int) -> str:
+    """The summary's `error` of a run stopped by a signal, from its exit code (130 or 143)."""
+    return "stopped by SIGTERM" if exit_code == SIGTERM_EXIT_CODE else "stopped by Ctrl-C (SIGINT)"
 
 
 def _raise_terminated(signum, frame) -> None:

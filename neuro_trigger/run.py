@@ -293,8 +293,9 @@ def _ended_early(outputs: list[Output], error: BaseException) -> list[int]:
     for output in outputs:
         if output.summary["status"] in ("running", "finished"):  # "finished" before its last plots were written
             output.summary["status"] = "interrupted" if interrupted else "failed"
-            output.summary["error"] = (fault_line(fault, output.run_dir) if fault else interrupt_cause(error)
-                                       if interrupted else f"{type(error).__name__}: {error}")
+            output.summary["error"] = (fault_line(fault, output.run_dir) if fault else
+                                       interrupt_cause(interrupt_exit_code(error)) if interrupted
+                                       else f"{type(error).__name__}: {error}")
     if interrupted or fault:
         log.error("run %s: %s", outputs[0].summary["status"], outputs[0].summary["error"])
         return [interrupt_exit_code(error) if interrupted else 1] * len(outputs)
@@ -355,4 +356,6 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
         summary["status"] = "failed" if unfinished else "finished"
     if unfinished:
         summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
+    elif stopped:
+        summary["error"] = interrupt_cause(stop_code)
     return stop_code if stopped else (1 if unfinished else 0)
