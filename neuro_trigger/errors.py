@@ -92,7 +92,8 @@ def write_fault(error: BaseException | None) -> OSError | None:
 
 def fault_line(fault: OSError, where: Any = None) -> str:
     """'cannot write <file>: <cause>'; `where` (e.g. the folder being written) when the fault names no file."""
-    return f"cannot write {fault.filename or where or 'a file'}: {fault.strerror or describe(fault)}"
+    name = os.fsdecode(fault.filename) if fault.filename else where or "a file"  # TensorBoard's names are bytes
+    return f"cannot write {name}: {fault.strerror or describe(fault)}"
 
 
 CTRL_C_EXIT_CODE = 130  # 128 + SIGINT, as shells expect
