@@ -5,13 +5,38 @@ typo without it.
 import argparse
 import atexit
 import os
+import shutil
+import stat
 import sys
+import tempfile
 import threading
 import warnings
+from pathlib import Path
 from typing import NoReturn
 
 from neuro_trigger.constants import SPLITS
-from neuro_trigger.errors import CTRL_C_EXIT_CODE, run_cli  # noqa: F401 (in errors, for the data CLIs too)
+from neuro_trigger.errors import CTRL_C_EXIT_CODE, UserError, run_cli  # noqa: F401 (in errors, for the data CLIs too)
+
+
+def writable_matplotlib_config() -> None:
+    """Matplotlib keeps its font cache in ~/.config/matplotlib and warns twice per process (and again in every
+    worker) where that cannot be written (a read-only HOME): it gets a private temporary folder instead, removed
+    at exit. Called when this module is imported, before any command imports matplotlib."""
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    folder = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK):
+        return
+    try:
+        os.environ["MPLCONFIGDIR"] = private = tempfile.mkdtemp(prefix="neuro_trigger-matplotlib-")
+    except OSError:
+        return  # no temporary folder either: matplotlib warns itself
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+
+
+writable_matplotlib_config()
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +51,28 @@ def data_files(values: list[str] | None) -> dict[str, list[str]] | None:
     if values is None:
         return None
     return {split: [path for path in files.split(",") if path] for split, files in zip(SPLITS, values)}
+
+
+def check_output_is_no_input(option: str, out: Path, inputs: list[Path]) -> None:
+    """Refuse an output file that is one of the inputs (the same file by any name: a hard or symbolic link),
+    or a file inside an input folder, before anything is read: it would be written over."""
+    try:
+        if not stat.S_ISREG(out.stat().st_mode):
+            return  # a device or a pipe is written through (atomic.py), never replaced
+    except OSError:
+        return  # not there yet
+    for path in inputs:
+        candidates = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        same = next((p for p in candidates if _same_file(out, p)), None)
+        if same is not None:
+            raise UserError(f"{option} {out}: is the input {same}; writing it would destroy it, choose another file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def quiet_warnings() -> None:

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from neuro_trigger import cli
 from neuro_trigger.atomic import finite_json
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, printable
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare
 from neuro_trigger.runs.record import find_runs, read_summary
 
@@ -34,9 +36,18 @@ def _fmt(value, error=None, spread=None) -> str:
 DEFAULT_COLUMNS = ["loss_vs_old", "z_diff_std_trimmed", "efficiency", "rejection"]
 
 
-def _short(path: str) -> str:
+def _short(path: str) -> Text:
     path = Path(path)
-    return f"{path.parent.name}/{path.name}"
+    return _plain(f"{path.parent.name}/{path.name}")
+
+
+DESCRIPTION_LIMIT = 200  # characters of a description shown in the table (at most 7 lines of its column)
+
+
+def _plain(text: str, limit: int | None = None) -> Text:
+    """User text (a run's name, its description) as a table cell: never rich markup, control characters escaped,
+    cut to `limit` characters."""
+    return Text(printable(text, limit))
 
 
 def print_table(result: dict, console: Console, columns: list[str]) -> None:
@@ -60,16 +71,17 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
                  if shown]
         for path in row["runs"]:
             metrics = runs[path]["metrics"].get(row["scope"], {})
-            table.add_row(_short(path), str(runs[path]["description"] or ""), *extra,
+            table.add_row(_short(path), _plain(str(runs[path]["description"] or ""), DESCRIPTION_LIMIT),
+                          *map(_plain, extra),
                           *[_fmt(metrics.get(m), metrics.get(f"{m}_err")) for m in columns])
             packed = runs[path].get("packed_seeds")
             if packed and row["scope"] == "overall":
                 spread = packed["metrics"]
-                table.add_row(f"  {len(packed['seeds'])} packed seeds", "mean over seeds", *extra,
+                table.add_row(f"  {len(packed['seeds'])} packed seeds", "mean over seeds", *map(_plain, extra),
                               *[_fmt(spread.get(m, {}).get("mean"), None, spread.get(m, {}).get("std"))
                                 for m in columns])
         if row["count"] > 1:
-            table.add_row(f"[bold]mean ({row['count']} seeds)[/]", "", *extra,
+            table.add_row(f"[bold]mean ({row['count']} seeds)[/]", "", *map(_plain, extra),
                           *[_fmt(row[m], row[f"{m}_err"], row[f"{m}_std"]) for m in columns], end_section=True)
         else:
             table.rows[-1].end_section = True
@@ -78,7 +90,8 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
         console.print(f"[bold red]warning:[/] the runs used {result['data_sets']} different data sets (column "
                       "'data'): numbers of different letters are not comparable")
     for run in result["unfinished"]:
-        console.print(f"not finished: {run['runs'][0]} (status: {run['status']})", soft_wrap=True)
+        console.print(f"not finished: {escape(printable(run['runs'][0]))} (status: {escape(printable(run['status']))})",
+                      soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.runs if not p.exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such run, config or log folder")
+    if args.plot:
+        cli.check_output_is_no_input("--plot", args.plot, args.runs)
     runs = find_runs(args.runs)
     if not runs:
         raise UserError(f"{' '.join(map(str, args.runs))}: no run folders (version_<n>) found")

@@ -13,6 +13,7 @@ COLUMNS = ID_COLUMNS + INPUT_COLUMNS + TAIL_COLUMNS  # the 42 required columns o
 TRIGGER_TRACK_COLUMNS = ["2DPhi", "3DTheta", "2DinvPt", "2DPt"]
 INT_COLUMNS = set(ID_COLUMNS) | {"RawZ", "RawTheta"}
 PREDICTION_COLUMNS = ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]  # appended to predictions
+FIXED_PREDICTION_COLUMNS = ["PredZFix", "PredThetaFix"]  # fixed-point output node values, units 2^-p_nodes
 
 EXPERTS = (0, 1, 2, 3, 4)
 ALL_EXPERTS = -1  # "no expert split": one network on all rows

@@ -7,6 +7,7 @@ typo is answered in about a second.
 import argparse
 import gc
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
 from neuro_trigger import config as config_lib  # noqa: E402
 from neuro_trigger import cli  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
-from neuro_trigger.errors import UserError  # noqa: E402
+from neuro_trigger.errors import CONTROL_CHARACTERS, UserError, phase, printable  # noqa: E402
 
 EPILOG = """available configs:
 {configs}
@@ -64,7 +65,7 @@ def description_of(args: argparse.Namespace) -> str:
     """The -d text; in production runs on a terminal without -d, ask for it."""
     if args.description is not None:
         return args.description
-    if args.production and sys.stdin.isatty():
+    if args.production and sys.stdin is not None and sys.stdin.isatty():
         try:
             return input("Run description: ").strip()
         except EOFError:
@@ -99,6 +100,7 @@ def check_log_root(log_root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    phase("startup")
     if args.resume is not None:
         if args.config or args.modify or args.data or args.log_root or args.seeds is not None:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
@@ -135,21 +137,39 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     gc.enable()
 
-    configure_console(interactive=sys.stderr.isatty())
-    if args.resume is not None:
-        run_dir, code = resume(args.resume)
-    else:
-        request = RunRequest(config_name=args.config, overrides=overrides, production=args.production,
-                             solo_expert=args.solo_expert, data_files=data, log_root=args.log_root,
-                             description="", process_start=PROCESS_START)
-        resolve_request(request)  # a config mistake is reported before anyone is asked for a description
-        request.description = description_of(args)
-        run_dir, code = execute(request)
+    configure_console(interactive=sys.stderr is not None and sys.stderr.isatty())
+    try:
+        if args.resume is not None:
+            run_dir, code = resume(args.resume)
+        else:
+            request = RunRequest(config_name=args.config, overrides=overrides, production=args.production,
+                                 solo_expert=args.solo_expert, data_files=data, log_root=args.log_root,
+                                 description="", process_start=PROCESS_START)
+            resolve_request(request)  # a config mistake is reported before anyone is asked for a description
+            request.description = description_of(args)
+            run_dir, code = execute(request)
+    except KeyboardInterrupt:
+        if args.resume is not None:  # stopped before it trained again: the folder is as it was
+            print(resume_command(args.resume))
+        raise
     print_run_verdict(try_read_summary(run_dir)[0] or {})
-    print(f"run folder: {run_dir}")
+    print(f"run folder: {printable(str(run_dir), None)}")
     if code not in (0, 2):
-        print(f"to continue it: python neuro_trigger/main.py --resume {run_dir}")
+        print(resume_command(run_dir))
     return code
+
+
+def resume_command(run_dir: Path) -> str:
+    """The line that continues a run, ready to paste into a shell whatever the folder's name holds."""
+    return f"to continue it: python neuro_trigger/main.py --resume {shell_word(str(run_dir))}"
+
+
+def shell_word(text: str) -> str:
+    """`text` quoted for a POSIX shell (shlex.quote); with control characters, which must not reach the
+    terminal raw, as bash's $'...' with escapes."""
+    if not CONTROL_CHARACTERS.search(text):
+        return shlex.quote(text)
+    return "$'" + text.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
 
 
 if __name__ == "__main__":

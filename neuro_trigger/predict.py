@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cli.quiet_warnings()
 
-    if args.out is not None and not args.out.parent.is_dir():
-        raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    if args.out is not None:
+        if not args.out.parent.is_dir():
+            raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
+        cli.check_output_is_no_input("--out", args.out, [*map(Path, args.files), args.run_dir])
     summary = read_summary(args.run_dir)
     run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         result["overall"] = _metrics(predicted, pred, fixed, tracks, config["z_cut_cm"])
     if args.out:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
-            io.write_file(tmp, tracks, extra=prediction_columns(pred, None if fixed is None else fixed[0]))
+            io.write_file(tmp, tracks, extra=prediction_columns(pred, None if fixed is None else fixed[0]),
+                          compress=args.out.suffix == ".gz")
         result["out"] = str(args.out)
     result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for _, v in _verdicts(result)}
     if args.json:

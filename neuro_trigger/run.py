@@ -24,8 +24,8 @@ from neuro_trigger.atomic import write_text
 from neuro_trigger.constants import ALL_EXPERTS
 from neuro_trigger.data import families, io
 from neuro_trigger.data.cache import fingerprint
-from neuro_trigger.data.splits import SPLITS, resolve_files
-from neuro_trigger.errors import UserError
+from neuro_trigger.data.splits import SPLITS, resolve_files, shared_data_warning
+from neuro_trigger.errors import UserError, fault_line, interrupt_cause, interrupt_exit_code, phase, write_fault
 from neuro_trigger.evaluation import offload, report
 from neuro_trigger.models import build_loss, build_network, build_optimizer
 from neuro_trigger.runs import export, folder, seeds
@@ -133,9 +133,12 @@ def _environment() -> dict:
 
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
+    phase("data")
     data = {split: io.read_files(files[split]) for split in SPLITS}
     families.check_data(config, data, files)
     hashes = {split: [{"path": str(p), **fingerprint(p)} for p in files[split]] for split in SPLITS}
+    if shared_data_warning(hashes):
+        log.warning("warning: %s", shared_data_warning(hashes))
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
         references = compare_to_reference(log_root, config["compare_to"], data, hashes)
@@ -154,6 +157,7 @@ class Output:
     summary: dict
     config: dict
     copy: int | None = None
+    started: float = 0.0  # time.time() the run started, less the wall time of its earlier sessions
 
 
 def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes: dict, started: float,
@@ -244,7 +248,8 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
     main = outputs[0]
     config = main.config
     training_dir = main.run_dir / "pack" if main.copy is not None else main.run_dir
-    started = time.time() - (main.summary.get("wall_time_s", 0.0) if resume else 0.0)
+    for output in outputs:
+        output.started = time.time() - (output.summary.get("wall_time_s", 0.0) if resume else 0.0)
     handlers = attach_run_logs(main.run_dir, config["experts"])
     for output in outputs:
         output.summary.update({"pid": os.getpid(), "host": platform.node()})
@@ -259,6 +264,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
         training, worker_seconds = time.time(), offload.worker_seconds()
         with offload.workers():  # the experts' and the overall metrics and plots, beside the training threads
             with stop_on_signals(stop) as caught:
+                phase("training")
                 results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
                                         lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
                                         copies=networks[1])
@@ -266,33 +272,67 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
             codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
                                     caught.exit_code) for output in outputs]
             waiting = time.time()
+            phase("plots")
         for output in outputs:  # the plots still drawing when the export was done, and the workers' CPU time
             output.summary["timing"].update({"plots_wait_s": round(time.time() - waiting, 2),
                                              "workers_s": round(offload.worker_seconds() - worker_seconds, 2)})
-        return codes
     except BaseException as e:
-        for output in outputs:
-            if output.summary["status"] == "running":
-                output.summary["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-                output.summary["error"] = f"{type(e).__name__}: {e}"
-        log.exception("run %s", main.summary["status"])
-        raise
+        codes = _ended_early(outputs, e)  # raises again unless interrupted or a disk fault
     finally:
-        for output in outputs:
-            summary, run_dir = output.summary, output.run_dir
-            summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
-            summary["wall_time_s"] = round(time.time() - started, 2)
-            write_summary(run_dir, summary)
-            write_text(run_dir / "report.html", report.render(summary, sorted(run_dir.glob("plots/*.png"))
-                                                               + sorted(run_dir.glob("expert_*/plots/*.png"))))
+        closed = all([_close(output) for output in outputs])
         detach_run_logs(handlers)
         for output in outputs:
             folder.unlock_run_folder(output.run_dir)
+    return codes if closed else [code or 1 for code in codes]
+
+
+def _ended_early(outputs: list[Output], error: BaseException) -> list[int]:
+    """Record why the run ended early (interrupted, or failed) in every summary; the exit codes of an
+    interruption (130, 143) or a full or read-only disk (1), else the error is raised again."""
+    fault = write_fault(error)
+    interrupted = isinstance(error, KeyboardInterrupt)
+    for output in outputs:
+        if output.summary["status"] in ("running", "finished"):  # "finished" before its last plots were written
+            output.summary["status"] = "interrupted" if interrupted else "failed"
+            output.summary["error"] = (fault_line(fault, output.run_dir) if fault else
+                                       interrupt_cause(interrupt_exit_code(error)) if interrupted
+                                       else f"{type(error).__name__}: {error}")
+    if interrupted or fault:
+        log.error("run %s: %s", outputs[0].summary["status"], outputs[0].summary["error"])
+        return [interrupt_exit_code(error) if interrupted else 1] * len(outputs)
+    log.exception("run %s", outputs[0].summary["status"])
+    raise error
+
+
+def _close(output: Output) -> bool:
+    """`report.html`, then the summary's end, written however the run ended; False (one line logged each) when
+    the disk is full or read-only: a run without its report is failed, and summary.json keeps its last
+    complete state where it cannot be written."""
+    summary, run_dir = output.summary, output.run_dir
+    summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
+    summary["wall_time_s"] = round(time.time() - output.started, 2)
+    images = sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+    closed = True
+    for name, write in (("report.html", lambda: write_text(run_dir / "report.html", report.render(summary, images))),
+                        ("summary.json", lambda: write_summary(run_dir, summary))):
+        try:
+            write()
+        except OSError as e:
+            fault = write_fault(e)
+            if fault is None:
+                raise
+            closed = False
+            log.error("%s%s", fault_line(fault, run_dir / name),
+                      " (summary.json keeps the state it had before)" if name == "summary.json" else "")
+            if summary["status"] == "finished":
+                summary.update(status="failed", error=fault_line(fault, run_dir / name))
+    return closed
 
 
 def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,
                    training: float, stopped: bool, stop_code: int) -> int:
     """One output folder's results, exports and final status; returns its exit code."""
+    phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
     exported = time.time()
     if output.copy is None:
@@ -317,4 +357,6 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
         summary["status"] = "failed" if unfinished else "finished"
     if unfinished:
         summary["error"] = "; ".join(f"expert {x}: {r.error or r.status}" for x, r in unfinished.items())
+    elif stopped:
+        summary["error"] = interrupt_cause(stop_code)
     return stop_code if stopped else (1 if unfinished else 0)

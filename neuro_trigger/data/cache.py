@@ -14,6 +14,7 @@ truncated or corrupt entry, which is then rebuilt rather than trusted.
 """
 import hashlib
 import json
+import logging
 import os
 import time
 import zipfile
@@ -26,11 +27,13 @@ from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.constants import TRIGGER_TRACK_COLUMNS
 from neuro_trigger.data.families import FAMILIES
 from neuro_trigger.data.tracks import ARRAYS, Tracks
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
 
 FORMAT_VERSION = 3  # bump when the reader's output changes (2: optional trigger-track columns; 3: 3DH files)
 RACY_NS = 2_000_000_000  # a change this close before hashing might share the memo's timestamps
 CHUNK = 1 << 20
+log = logging.getLogger("neuro_trigger.data")
+_warned = False  # about a cache that cannot be written: once per process
 
 
 def cache_dir() -> Path:
@@ -138,12 +141,16 @@ def load(digest: str) -> Tracks | None:
 
 
 def store(digest: str, tracks: Tracks) -> None:
-    """Write the cache entry atomically; a failure to write only costs speed next time."""
+    """Write the cache entry atomically; a failure to write only costs speed next time (one warning)."""
+    global _warned
     try:
         cache_dir().mkdir(parents=True, exist_ok=True)
         with atomic_path(_entry(digest)) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **tracks.arrays(), trigger_track_columns=np.array(tracks.trigger_track_columns, dtype=str),
                          family=np.array(tracks.family))
-    except OSError:
-        pass
+    except OSError as e:
+        if not _warned:
+            _warned = True
+            log.warning("warning: the data cache %s cannot be written (%s): skipped, the files are parsed again "
+                        "next time (set NEURO_TRIGGER_CACHE to a writable folder)", cache_dir(), describe(e))

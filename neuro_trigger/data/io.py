@@ -6,6 +6,8 @@ required, `2DPhi 3DTheta 2DinvPt 2DPt` of newer basf2 files are optional and kep
 exactly one of the two 3DH layouts (32 or 131 columns) makes a 3DH file (`files_3dh`); anything else
 3DH-like is refused naming the columns found and the layouts expected. Parsing uses pyarrow's
 multithreaded CSV reader; the result is cached in binary form (see `cache`).
+The prediction columns a run or `predict --out` appends to a classic file (`PredZ` ...) are accepted and ignored,
+so their files are read as the inputs they were made from.
 """
 import gzip
 import os
@@ -16,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from neuro_trigger.constants import (COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS, TRIGGER_TRACK_COLUMNS)
+from neuro_trigger.constants import (COLUMNS, FIXED_PREDICTION_COLUMNS, ID_COLUMNS, INPUT_COLUMNS, INT_COLUMNS,
+                                     PREDICTION_COLUMNS, TRIGGER_TRACK_COLUMNS)
 from neuro_trigger.data import cache, files_3dh
 from neuro_trigger.data.domain import check_domain
 from neuro_trigger.data.families import CLASSIC, THREE_DH, detect, looks_three_dh
@@ -24,7 +27,9 @@ from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
 HEADER_LINES = 2  # the header and the empty line after it
-KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS)
+PREDICTED_COLUMNS = set(PREDICTION_COLUMNS) | set(FIXED_PREDICTION_COLUMNS)  # an earlier prediction's, ignored
+KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS) | PREDICTED_COLUMNS
+HEADER_LIMIT = 1 << 16  # characters: the longest header has 46 short names; garbage is refused after this much
 EXTRA_INPUT = re.compile(r"SL\d+-extra_input\d+")
 
 
@@ -52,13 +57,16 @@ def _read_header(path: Path) -> list[str]:
     one of the 3DH layouts."""
     try:
         with _open_text(path) as f:
-            header = f.readline()
-            blank = f.readline()
+            header = f.readline(HEADER_LIMIT)
+            blank = f.readline(HEADER_LIMIT)
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read as a neuroresults text file ({e})") from None
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
     names = header.rstrip("\r\n").split("\t")
+    if not header.endswith("\n") and len(names) == 1:
+        raise UserError(f"{path}:1: no end of line in the first {HEADER_LIMIT} characters, expected a header line "
+                        "with the 42 neuroresults columns")
     three_dh = detect(names) is not None
     if not three_dh and (looks_three_dh(names) or any(EXTRA_INPUT.fullmatch(n) for n in names)):
         raise _refuse_layout(path, names)
@@ -74,6 +82,8 @@ def _read_header(path: Path) -> list[str]:
     if missing:
         raise UserError(f"{path}:1: required column {missing[0]!r} is missing from the header"
                         + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
+    if not header.endswith("\n"):
+        raise UserError(f"{path}:1: header longer than {HEADER_LIMIT} characters")
     if blank.strip():
         raise UserError(f"{path}:2: expected an empty line after the header")
     return names
@@ -158,7 +168,8 @@ def _read_table(path: Path, names: list[str], types: dict, int_columns: set[str]
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False,
+                                                 include_columns=[n for n in names if n not in PREDICTED_COLUMNS]),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as e:
         raise UserError(_locate_bad_line(path, names, int_columns) if isinstance(e, pa.ArrowInvalid)
@@ -172,6 +183,7 @@ def read_file(path: str | os.PathLike, use_cache: bool = True) -> Tracks:
     """One file's rows, from the binary cache when the file's content is unchanged."""
     path = Path(path)
     check_data_file(path)
+    _read_header(path)  # a file that is no neuroresults file is refused before it is hashed whole
     if not use_cache:
         return parse(path)
     digest = cache.content_hash(path)

@@ -74,3 +74,23 @@ def resolve_files(data: str | dict) -> dict[str, list[Path]]:
             raise UserError(f"data.{split}: expected a file path or a list of file paths, got {entry!r}")
         files[split] = [Path(p).expanduser() for p in paths]
     return files
+
+
+def shared_data_warning(data: dict[str, list[dict]]) -> str | None:
+    """One line when two splits hold the same data (a content fingerprint of summary.json's `data` in both, e.g.
+    one file given as train, val and test), else None: testing on training rows makes every verdict meaningless."""
+    splits_of: dict[str, list[str]] = {}
+    path_of: dict[str, str] = {}
+    for split in SPLITS:
+        for entry in data.get(split) or []:
+            key = (entry.get("content_sha256") or entry.get("sha256")) if isinstance(entry, dict) else None
+            if key and split not in splits_of.setdefault(key, []):
+                splits_of[key].append(split)
+                path_of.setdefault(key, entry.get("path", "?"))
+    shared = next((key for key, splits in splits_of.items() if len(splits) > 1), None)
+    if shared is None:
+        return None
+    splits = splits_of[shared]
+    return (f"the {', '.join(splits[:-1])} and {splits[-1]} splits hold the same data ({path_of[shared]}): "
+            "the figures of one are not independent of the other, and testing on training rows makes every "
+            "verdict meaningless")

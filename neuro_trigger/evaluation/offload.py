@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator
 
+from neuro_trigger.errors import write_fault
+
 log = logging.getLogger("neuro_trigger.offload")
 
 # imported once by the fork server, so that no worker imports them again
@@ -93,15 +95,17 @@ def workers() -> Iterator[None]:
     try:
         yield
     finally:
-        wait_background()
-        with _state:
-            _users -= 1
-            pools = (_pool, _figures_pool) if _users == 0 else ()
-            if pools:
-                _pool = _figures_pool = None
-        for pool in pools:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            wait_background()
+        finally:
+            with _state:
+                _users -= 1
+                pools = (_pool, _figures_pool) if _users == 0 else ()
+                if pools:
+                    _pool = _figures_pool = None
+            for pool in pools:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def submit(function: Callable, *args, **kwargs) -> Future:
@@ -153,15 +157,21 @@ def figure_shares() -> int:
 
 
 def wait_background() -> None:
-    """Wait for every background job; log the failures (with traceback), rerun here the ones a dead worker lost."""
+    """Wait for every background job; log the failures (with traceback), rerun here the ones a dead worker lost.
+    A full or read-only disk is raised once all have ended: the run is not complete without its figures."""
     with _state:
         jobs = list(_background)
         _background.clear()
+    fault = None
     for future, function, args, kwargs in jobs:
         try:
             result(future, function, *args, **kwargs)
-        except Exception:
-            log.exception("%s failed", function.__name__)
+        except Exception as e:
+            if write_fault(e) is None:
+                log.exception("%s failed", function.__name__)
+            fault = fault or (e if write_fault(e) else None)
+    if fault is not None:
+        raise fault
 
 
 def worker_seconds() -> float:

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from neuro_trigger.atomic import atomic_path
 from neuro_trigger.constants import z_to_cm
 from neuro_trigger.evaluation import plots  # noqa: F401  (selects the headless backend)
 from neuro_trigger.evaluation.metrics import Z_BIN_EDGES_CM
@@ -31,4 +32,5 @@ def write_overlay(runs: list[tuple[str, dict, dict]], split: str, out: Path) -> 
     differences.set(xlabel="z_reco - z_pred [cm]", ylabel="tracks", yscale="log", title=f"z differences ({split})")
     resolution.legend(fontsize=8)
     differences.legend(fontsize=8)
-    fig.savefig(out)
+    with atomic_path(out) as tmp:  # a full disk leaves no half-written figure
+        fig.savefig(tmp, format=Path(out).suffix.lstrip(".") or "png")

@@ -7,6 +7,7 @@ import html
 import json
 from pathlib import Path
 
+from neuro_trigger.data.splits import shared_data_warning
 from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdict_3dh
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
@@ -122,6 +123,8 @@ def render(summary: dict, images: list[Path]) -> str:
     sections = [
         f"<h1>NeuroTrigger run {e(summary.get('config_name', ''))}: {e(Path(summary.get('run_dir', '')).name)}</h1>",
         f"<p>status: <b>{e(summary.get('status', ''))}</b></p>",
+        *[f"<p class='warning'><b>warning:</b> {e(w)}</p>" for w in [shared_data_warning(summary.get("data", {}))]
+          if w],
         *([verdict_3dh.html_section(summary)] if verdict_3dh.is_3dh(summary) else classic_verdict),
         seeds_section(summary, "test"),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",

@@ -10,13 +10,11 @@ from torch import nn
 
 from neuro_trigger import models
 from neuro_trigger.atomic import atomic_path, write_json
-from neuro_trigger.constants import PREDICTION_COLUMNS, theta_to_deg, z_to_cm
+from neuro_trigger.constants import FIXED_PREDICTION_COLUMNS, PREDICTION_COLUMNS, theta_to_deg, z_to_cm
 from neuro_trigger.data import io
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.hardware import deploy, deploy_3dh
-
-FIXED_PREDICTION_COLUMNS = ["PredZFix", "PredThetaFix"]  # fixed-point output node values, units 2^-p_nodes
 
 
 def expert_key(expert: int) -> str:

@@ -11,7 +11,7 @@ import os
 import platform
 from pathlib import Path
 
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, printable
 
 LOCK_NAME = "run.lock"
 _held_locks: dict[Path, int] = {}  # run folder -> open descriptor of its lock file, while this process trains
@@ -50,8 +50,8 @@ def claim_version_folder(log_root: Path, config_name: str) -> Path:
 def append_run_log(log_root: Path, run_dir: Path, description: str) -> None:
     """One line per production run in `<log_root>/log.txt` (a single append, so lines never interleave)."""
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
-    line = f"{stamp}\t{run_dir}\t{description.replace(chr(10), ' ')}\n"
-    with open(Path(log_root) / "log.txt", "a") as f:
+    line = f"{stamp}\t{printable(str(run_dir), None)}\t{printable(description, None)}\n"  # one line, 3 columns
+    with open(Path(log_root) / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
         f.write(line)
 
 

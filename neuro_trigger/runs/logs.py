@@ -1,6 +1,14 @@
-"""Run logging: `app.log` gets every thread's lines, `expert_<x>.log` only that expert thread's."""
+"""Run logging: `app.log` gets every thread's lines, `expert_<x>.log` only that expert thread's.
+
+Every line is one line: control characters of user text (a description, a path) are escaped. On the console
+an error is one line with its cause; the traceback goes to `app.log`. A log file that cannot be written
+(a full or read-only disk) is dropped with one warning instead of a traceback per line.
+"""
 import logging
+import sys
 from pathlib import Path
+
+from neuro_trigger.errors import describe, fault_line, printable, write_fault
 
 FORMAT = "%(asctime)s %(threadName)s %(levelname)s %(name)s: %(message)s"
 LOGGER_NAMES = ("neuro_trigger", "pytorch_lightning", "lightning", "lightning_fabric")
@@ -10,11 +18,11 @@ def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     """Add the run's file handlers; returns them for `detach_run_logs`."""
     from neuro_trigger.training.experts import expert_thread_name  # the trainer's names; torch is loaded by now
 
-    formatter = logging.Formatter(FORMAT)
-    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "app.log")]
+    formatter = EscapedFormatter(FORMAT)
+    handlers: list[logging.Handler] = [RunLogFile(run_dir / "app.log")]
     for expert in experts:
         thread = expert_thread_name(expert)
-        handler = logging.FileHandler(run_dir / f"{thread}.log")
+        handler = RunLogFile(run_dir / f"{thread}.log")
         handler.addFilter(lambda record, thread=thread: record.threadName == thread)  # that thread's lines only
         handlers.append(handler)
     for handler in handlers:
@@ -42,7 +50,7 @@ def configure_console(interactive: bool) -> None:
     if not any(getattr(h, "_neuro_trigger_console", False) for h in logger.handlers):
         console = logging.StreamHandler()
         console.setLevel(logging.WARNING if interactive else logging.INFO)
-        console.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(message)s", "%H:%M:%S"))
+        console.setFormatter(OneLineFormatter("%(asctime)s %(threadName)s %(message)s", "%H:%M:%S"))
         console._neuro_trigger_console = True
         logger.addHandler(console)
 
@@ -53,3 +61,55 @@ def detach_run_logs(handlers: list[logging.Handler]) -> None:
             logging.getLogger(name).removeHandler(handler)
     for handler in handlers:
         handler.close()
+
+
+class EscapedFormatter(logging.Formatter):
+    """Log lines whose message cannot split them (control characters escaped); tracebacks stay as they are."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message, None)
+        return super().formatMessage(record)
+
+
+class OneLineFormatter(EscapedFormatter):
+    """The console's lines: an exception is named with its cause on the line itself, without its traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        error = record.exc_info[1] if record.exc_info else None
+        line = super().format(logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None}))
+        if error is None:
+            return line
+        fault = write_fault(error)
+        cause = fault_line(fault) if fault else f"{type(error).__name__}: {describe(error)}"
+        return f"{line}: {printable(cause)}"
+
+
+class RunLogFile(logging.FileHandler):
+    """A run's log file; when it cannot be written, its further lines are dropped, with one warning on stderr
+    for all the run's log files."""
+
+    warned = False
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.broken:
+            super().emit(record)
+
+    def close(self) -> None:
+        try:
+            super().close()  # flushes what is buffered
+        except OSError:
+            pass  # the disk the run failed on: the lines are lost, the warning or the run's error says why
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if self.broken or not isinstance(error, OSError):
+            return super().handleError(record)
+        self.broken = True
+        if not RunLogFile.warned:
+            RunLogFile.warned = True
+            print(f"warning: {fault_line(error, self.baseFilename)}; the run's log files get no further lines",
+                  file=sys.stderr)

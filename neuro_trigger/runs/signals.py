@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM during training: the first asks every expert to stop at its next step,
 the second ends the process at once. Exit codes are 128 + the signal (130 for Ctrl-C, 143 for
-SIGTERM), as shells expect."""
+SIGTERM), as shells expect. Outside training both raise KeyboardInterrupt (SIGTERM as `errors.Terminated`,
+installed by `errors.run_cli`), which ends every other phase the same way (`errors.phase` names them)."""
 import contextlib
 import logging
 import os

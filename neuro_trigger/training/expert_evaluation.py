@@ -13,6 +13,7 @@ from neuro_trigger.constants import z_to_cm
 from neuro_trigger.data.families import FAMILIES
 from neuro_trigger.data.sampler import BucketSampler
 from neuro_trigger.data.splits import SPLITS
+from neuro_trigger.errors import phase
 from neuro_trigger.evaluation import offload, plots
 from neuro_trigger.evaluation.fixed_twins import split_evaluation, twin_network
 from neuro_trigger.evaluation.plots_3dh import write_plots_3dh
@@ -63,6 +64,7 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
 
     Bootstrap errors only for what the verdict and report show (`report.ERRORS_OF_SPLIT`), the others are NaN.
     The splits are evaluated in worker processes at once, where the run has them."""
+    phase("evaluation")
     fixed = twin_network(network, data.config)
     evaluate_split, settings = split_evaluation(data.config)
     predictions, jobs = {}, {}

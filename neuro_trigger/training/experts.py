@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 
+from neuro_trigger.errors import fault_line, write_fault
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.fit import fit_expert
 from neuro_trigger.training.pack import Copies
@@ -52,9 +53,11 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
                 results[expert] = fit_expert(prepared[expert], networks[expert], run_dir / f"expert_{expert}",
                                              board, stop, callbacks_for(expert), resume, (copies or {}).get(expert))
             except Exception as e:  # one expert's failure must not stop the others
-                log.exception("expert %d failed", expert)
+                fault = write_fault(e)  # a full or read-only disk: the file, else the expert's folder
+                error = fault_line(fault, run_dir / f"expert_{expert}") if fault else f"{type(e).__name__}: {e}"
+                log.error("expert %d failed: %s", expert, error, exc_info=fault is None)
                 board.update(expert, status="failed")
-                results[expert] = ExpertResult(expert, "failed", error=f"{type(e).__name__}: {e}")
+                results[expert] = ExpertResult(expert, "failed", error=error)
 
     threads = [threading.Thread(target=work, args=(x,), name=expert_thread_name(x), daemon=True) for x in trainable]
     with expert_torch_threads() as torch_threads:
