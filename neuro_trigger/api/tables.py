@@ -42,10 +42,9 @@ def _paths(path_or_glob: str | Path | Iterable[str | Path]) -> list[Path]:
     items = [path_or_glob] if isinstance(path_or_glob, (str, Path)) else list(path_or_glob)
     paths = []
     for item in map(str, items):
-        matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
-        paths += [Path(m) for m in matches if Path(m).exists()]
-        if not glob.has_magic(item) and not Path(item).exists():
+        if not glob.has_magic(item) and not Path(item).is_dir():
             raise UserError(f"{item}: no such run, config or log folder")
+        paths += [Path(m) for m in sorted(glob.glob(item)) if Path(m).is_dir()]
     return paths
 
 
