@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train K copies of every expert together, seeds SEED .. SEED+K-1 (same as "
                              "-m pack.seeds=K); weights.json gets each expert's best copy, summary.json the spread")
     parser.add_argument("--log-root", type=Path, default=None, help="write the run folder below this folder")
+    parser.add_argument("--tracking-uri", default=None, metavar="URI",
+                        help="also send the run to this MLflow server as it trains (else the config key "
+                             "tracking_uri, else MLFLOW_TRACKING_URI; docs/tracking.md)")
     return parser
 
 
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     interactive = sys.stderr.isatty()
     if args.resume is not None:
-        if args.config or args.modify or args.data or args.log_root or args.seeds is not None:
+        if args.config or args.modify or args.data or args.log_root or args.seeds is not None or args.tracking_uri:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
         run_dir, code = training.resume_run(args.resume, interactive)
     else:
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             args.config, config_lib.parse_overrides(args.modify) if args.config else {},
             data=cli.data_files(args.data), seeds=args.seeds, log_dir=args.log_root, production=args.production,
             solo_expert=args.solo_expert, description=lambda: description_of(args), process_start=PROCESS_START,
-            interactive=interactive)
+            interactive=interactive, tracking_uri=args.tracking_uri)
     from neuro_trigger.evaluation.verdict import print_run_verdict
     from neuro_trigger.runs.record import try_read_summary
 

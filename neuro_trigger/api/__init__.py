@@ -6,15 +6,8 @@ It reads what the run record holds (`runs/record.py`) and the figures the metric
 from neuro_trigger.api.dataset import dataset
 from neuro_trigger.api.run_handle import Run
 from neuro_trigger.api.tables import runs, trials
+from neuro_trigger.api.tracking import sync_run as sync
 from neuro_trigger.api.training import resume, train
 from neuro_trigger.errors import UserError
 
 __all__ = ["train", "resume", "runs", "Run", "trials", "dataset", "sync", "UserError"]
-
-
-def sync(run_dir, tracking_uri: str | None = None) -> str:
-    """Upload a run folder to an MLflow server (`--tracking-uri`, else MLFLOW_TRACKING_URI) without duplicating
-    what the server already holds; returns the MLflow run id."""
-    from neuro_trigger.tracking.sync import sync_run
-
-    return sync_run(run_dir, tracking_uri)

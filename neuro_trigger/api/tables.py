@@ -5,6 +5,7 @@ import glob
 from pathlib import Path
 from typing import Any, Iterable
 
+from neuro_trigger.config import flatten
 from neuro_trigger.constants import SPLITS
 from neuro_trigger.errors import UserError
 from neuro_trigger.evaluation import metric_table
@@ -14,16 +15,6 @@ from neuro_trigger.runs import record
 
 RUN_COLUMNS = ["run_dir", "config_name", "status", "description", "error", "start_time", "end_time",
                "wall_time_s", "git_id", "data_fingerprint", "seed", "production"]
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """A nested config as dotted keys (`dist.n_buckets`); lists stay values."""
-    if not isinstance(value, dict) or not value:
-        return {prefix: value}
-    flat: dict[str, Any] = {}
-    for key, item in value.items():
-        flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
 
 
 def metric_columns(metrics: dict, split: str) -> dict[str, float]:

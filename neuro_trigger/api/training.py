@@ -80,7 +80,8 @@ def import_training() -> None:
 def train_run(config: str, overrides: dict | list[str] | None = None, *, data: dict | None = None,
               seeds: int | None = None, log_dir: Path | str | None = None, production: bool = False,
               solo_expert: bool = False, description: str | Callable[[], str] = "",
-              process_start: float | None = None, interactive: bool = False) -> tuple[Path, int]:
+              process_start: float | None = None, interactive: bool = False,
+              tracking_uri: str | None = None) -> tuple[Path, int]:
     """Check, then train one run; returns (run folder, exit code: 0 finished, 1 failed, 130/143 interrupted).
     `description` may be a function, asked only once the config has passed its checks."""
     from neuro_trigger.configs import configs
@@ -101,7 +102,8 @@ def train_run(config: str, overrides: dict | list[str] | None = None, *, data: d
 
     configure_console(interactive=interactive)
     request = RunRequest(config_name=config, overrides=changes, production=production, solo_expert=solo_expert,
-                         data_files=data, log_root=log_root, description="", process_start=process_start)
+                         data_files=data, log_root=log_root, description="", process_start=process_start,
+                         tracking_uri=tracking_uri)
     resolve_request(request)  # a config mistake is reported before anyone is asked for a description
     request.description = description() if callable(description) else description
     return execute(request)
@@ -124,14 +126,15 @@ def resume_run(run_dir: Path | str, interactive: bool = False) -> tuple[Path, in
 
 def train(config: str, overrides: dict | list[str] | None = None, *, data: dict | None = None,
           seeds: int | None = None, log_dir: Path | str | None = None, production: bool = False,
-          solo_expert: bool = False, description: str = "", **more: Any) -> "Run":
+          solo_expert: bool = False, description: str = "", tracking_uri: str | None = None, **more: Any) -> "Run":
     """Train a named config as `main.py CONFIG` does (`production=True` is `-p`, `seeds=K` is `--seeds K`,
-    `data={"train": [...], "val": [...], "test": [...]}` is `--data`, `log_dir` is `--log-root`) and return
-    its `Run`, whatever its status; a user mistake raises `UserError` before any folder exists."""
+    `data={"train": [...], "val": [...], "test": [...]}` is `--data`, `log_dir` is `--log-root`,
+    `tracking_uri` is `--tracking-uri`) and return its `Run`, whatever its status; a user mistake raises
+    `UserError` before any folder exists."""
     from neuro_trigger.api.run_handle import Run
 
     run_dir, _ = train_run(config, overrides, data=data, seeds=seeds, log_dir=log_dir, production=production,
-                           solo_expert=solo_expert, description=description, **more)
+                           solo_expert=solo_expert, description=description, tracking_uri=tracking_uri, **more)
     return Run(run_dir)
 
 

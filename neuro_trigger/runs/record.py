@@ -72,6 +72,7 @@ class Summary(TypedDict, total=False):
     seeds: dict[str, Any]  # packed seeds: per seed and their spread (runs/seeds.py)
     packed_with: list[str]
     sweep: dict[str, Any]  # the tag of a sweep trial: name, trial, params (slurm_job_id)
+    tracking: dict[str, Any]  # the MLflow run it is sent to: uri, run_id (runs/tracking.py)
 
 
 def _type_error(value: Any, hint: Any, key: str) -> str | None:
