@@ -131,6 +131,37 @@ def find_or_create_run(mlflow_client, run_dir: Path, summary: dict, parent_run_i
     return mlflow_client.create_run(experiment, run_name=name, tags=tags).info.run_id
 
 
+SWEEP_DIR_TAG = "neuro_trigger.sweep_dir"
+
+
+def sweep_parent(uri: str, sweep_dir: Path, name: str, config_name: str) -> str | None:
+    """The MLflow run a sweep's trials are children of (found again when the sweep continues), or None, said
+    once, when the server fails: the sweep then runs untracked."""
+    try:
+        mlflow_client = client(uri)
+        experiment = _experiment_id(mlflow_client, config_name)
+        folder = str(Path(sweep_dir).resolve())
+        if "'" not in folder:
+            found = mlflow_client.search_runs([experiment], f"tags.`{SWEEP_DIR_TAG}` = '{folder}'", max_results=1)
+            if found:
+                return found[0].info.run_id
+        return mlflow_client.create_run(experiment, run_name=f"sweep {name}", tags={SWEEP_DIR_TAG: folder}).info.run_id
+    except Exception as e:
+        Tracker(uri).fail(e)
+        return None
+
+
+def end_sweep_parent(uri: str, run_id: str, report: Path | None, finished: bool) -> None:
+    """The sweep's report as the parent's artifact and its end; a failing server is said, not raised."""
+    try:
+        mlflow_client = client(uri)
+        if report is not None and Path(report).is_file():
+            mlflow_client.log_artifact(run_id, str(report))
+        mlflow_client.set_terminated(run_id, "FINISHED" if finished else "FAILED")
+    except Exception as e:
+        Tracker(uri).fail(e)
+
+
 def final_metrics(summary: dict) -> dict[str, float]:
     """`<split>/<name>` (all experts together) and `expert_<x>/<split>/<name>`, each figure of the metric table
     with `_err` (its standard error, as compare shows it)."""

@@ -100,6 +100,24 @@ def test_an_unreachable_server_is_said_once_and_sync_uploads_the_run_later(serve
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
+def test_a_sweep_is_one_parent_run_with_its_four_trials_as_children(server, tmp_path, small_data_args):
+    result = run_module("neuro_trigger/sweep.py", "baseline_v2", "-m", "learning_rate=0.01,0.02", "epochs=1",
+                        "experts=[-1]", "--seeds", "2", *small_data_args, "--log-root", str(tmp_path), "--name", "lr",
+                        "--tracking-uri", server.uri)
+    assert result.returncode == 0, result.stderr
+    client = mlflow.MlflowClient(server.uri)
+    experiment = client.get_experiment_by_name("baseline_v2").experiment_id
+    parents = client.search_runs([experiment], "attributes.run_name = 'sweep lr'")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
+    assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
+    assert sorted((c.data.params["learning_rate"], c.data.params["seed"]) for c in children) == [
+        ("0.01", "42"), ("0.01", "43"), ("0.02", "42"), ("0.02", "43")]
+    folders = {c.data.tags["neuro_trigger.run_dir"] for c in children}
+    assert folders == set((tmp_path / "sweeps" / "lr" / "runs.txt").read_text().split())
+    assert "report.html" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+
+
 def test_a_server_killed_mid_run_then_sync_holds_every_epoch_once(server, tmp_path, small_data_args):
     """Kills the module's server: keep this test last in the file."""
     process = subprocess.Popen([sys.executable, "neuro_trigger/main.py", "baseline_v2", "-p", "-d", "killed", "-m",
