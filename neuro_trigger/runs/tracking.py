@@ -11,7 +11,6 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 from neuro_trigger.config import flatten
 from neuro_trigger.constants import SPLITS
