@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from neuro_trigger import cli
-from neuro_trigger.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,15 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cli.quiet_warnings()
     from neuro_trigger.api.tracking import sync_run
-    from neuro_trigger.runs.record import find_runs
+    from neuro_trigger.runs.record import find_named_runs
 
-    missing = [str(p) for p in args.runs if not p.exists()]
-    if missing:
-        raise UserError(f"{missing[0]}: no such run, config or log folder")
-    runs = find_runs(args.runs)
-    if not runs:
-        raise UserError(f"{' '.join(map(str, args.runs))}: no run folders (version_<n>) found")
-    for run in runs:
+    for run in find_named_runs(args.runs):
         run_id = sync_run(run.path, args.tracking_uri)
         print(f"{run.path}: MLflow run {run_id}")
     return 0

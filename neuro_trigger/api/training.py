@@ -48,16 +48,9 @@ def nested_overrides(overrides: dict | list[str] | None) -> dict:
         return config_lib.parse_overrides(overrides)
     if not isinstance(overrides, dict):
         raise UserError(f"overrides: expected a dict or a list of KEY=VALUE strings, got {type(overrides).__name__}")
-    nested: dict = {}
-    for key, value in overrides.items():
-        *parents, leaf = str(key).split(".")
-        node = nested
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise UserError(f"overrides: {part!r} is set to a value and used as a section")
-        node[leaf] = value
-    return nested
+    from neuro_trigger.sweeping.space import nested
+
+    return nested({str(key): value for key, value in overrides.items()})
 
 
 def import_training() -> None:

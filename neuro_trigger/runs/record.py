@@ -161,3 +161,14 @@ def find_runs(paths: list[Path]) -> list[comparison.Run]:
             summary, damage = try_read_summary(candidate)  # a damaged record is listed with its cause as status
             runs.append(comparison.Run(candidate, {"status": damage} if summary is None else summary))
     return runs
+
+
+def find_named_runs(paths: list[Path]) -> list[comparison.Run]:
+    """`find_runs` of paths a user named: refused in one line when one does not exist or none holds a run."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such run, config or log folder")
+    runs = find_runs(paths)
+    if not runs:
+        raise UserError(f"{' '.join(map(str, paths))}: no run folders (version_<n>) found")
+    return runs

@@ -121,7 +121,7 @@ def test_a_sweep_is_one_parent_run_with_its_four_trials_as_children(server, tmp_
 def test_a_server_killed_mid_run_then_sync_holds_every_epoch_once(server, tmp_path, small_data_args):
     """Kills the module's server: keep this test last in the file."""
     process = subprocess.Popen([sys.executable, "neuro_trigger/main.py", "baseline_v2", "-p", "-d", "killed", "-m",
-                                "epochs=150", "experts=[0]", "early_stopping_patience=null", "plot_every=1000",
+                                "epochs=80", "experts=[0]", "early_stopping_patience=null", "plot_every=1000",
                                 "--log-root", str(tmp_path), "--tracking-uri", server.uri, *small_data_args],
                                cwd=REPO_ROOT, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
@@ -139,14 +139,14 @@ def test_a_server_killed_mid_run_then_sync_holds_every_epoch_once(server, tmp_pa
     assert process.returncode == 0, stderr
     assert stderr.count(f"tracking server {server.uri} failed") == 1
     summary = summary_of(run_dir)
-    assert summary["status"] == "finished" and summary["experts"]["expert_0"]["epochs"] == 150
+    assert summary["status"] == "finished" and summary["experts"]["expert_0"]["epochs"] == 80
     server.start()
     for _ in range(2):  # a second sync sends nothing twice
         synced = run_module("-m", "neuro_trigger.tracking_sync", str(run_dir))  # the server its record names
         assert synced.returncode == 0, synced.stderr
     assert summary_of(run_dir)["tracking"] == tracked
     for key in ("expert_0/val_loss", "expert_0/train_loss", "expert_0/val_z_diff_std"):
-        assert steps(client, tracked["run_id"], key) == list(range(150)), key
+        assert steps(client, tracked["run_id"], key) == list(range(80)), key
     run = client.get_run(tracked["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["status"] == "finished"
     assert run.data.metrics["test/loss_vs_old"] == pytest.approx(summary["metrics"]["test"]["loss_vs_old"])
