@@ -150,6 +150,8 @@ def test_dataset_gives_an_experts_rows_after_filters_with_the_samplers_weights(s
 
 
 def test_importing_the_package_imports_neither_the_api_nor_pandas():
-    result = run_module("-c", "import sys, neuro_trigger.run; import neuro_trigger as nt; "
-                              "print('pandas' in sys.modules, 'neuro_trigger.api' in sys.modules, callable(nt.runs))")
-    assert result.stdout.split() == ["False", "False", "True"], result.stderr
+    result = run_module("-c", "import sys, neuro_trigger.main; import neuro_trigger as nt; "
+                              "print('pandas' in sys.modules, 'neuro_trigger.api.tables' in sys.modules); "
+                              "import neuro_trigger.runs.record; print(callable(nt.runs), callable(nt.dataset), "
+                              "callable(nt.dataset))")
+    assert result.stdout.split() == ["False", "False", "True", "True", "True"], result.stderr

@@ -8,7 +8,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from neuro_trigger.api.dataset import dataset
+    from neuro_trigger.api.training_rows import dataset
     from neuro_trigger.api.run_handle import Run
     from neuro_trigger.api.tables import runs, trials
     from neuro_trigger.api.tracking import sync_run as sync
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 WHERE = {"train": ("neuro_trigger.api.training", "train"), "resume": ("neuro_trigger.api.training", "resume"),
          "runs": ("neuro_trigger.api.tables", "runs"), "trials": ("neuro_trigger.api.tables", "trials"),
-         "Run": ("neuro_trigger.api.run_handle", "Run"), "dataset": ("neuro_trigger.api.dataset", "dataset"),
+         "Run": ("neuro_trigger.api.run_handle", "Run"), "dataset": ("neuro_trigger.api.training_rows", "dataset"),
          "sync": ("neuro_trigger.api.tracking", "sync_run"), "UserError": ("neuro_trigger.errors", "UserError")}
 __all__ = list(WHERE)
 
@@ -26,4 +26,5 @@ def __getattr__(name: str):
     if name not in WHERE:
         raise AttributeError(f"module 'neuro_trigger.api' has no attribute {name!r}")
     module, attribute = WHERE[name]
-    return getattr(importlib.import_module(module), attribute)
+    value = globals()[name] = getattr(importlib.import_module(module), attribute)  # loaded once
+    return value
