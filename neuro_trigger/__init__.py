@@ -1,8 +1,49 @@
-"""NeuroTrigger Trainer: trains the Belle II level-1 neural z-vertex trigger experts."""
+"""NeuroTrigger Trainer: trains the Belle II level-1 neural z-vertex trigger experts.
+
+`import neuro_trigger as nt` gives the Python API (`nt.train`, `nt.runs`, `nt.Run`, ...; docs/python-api.md). It
+lives in `neuro_trigger/api/`, at the top of the layers, and is loaded on the first use of one of its names, so
+that importing the package (as every module and CLI does) imports neither it nor pandas.
+"""
+import importlib
 import os
+import sys
+import types
 
 # numpy's OpenBLAS with one thread per call (unless the user chose otherwise), set before numpy is first
 # imported: the bootstrap's products are small and memory-bound, the expert threads already use every core,
 # and OpenBLAS's own threads on a busy 2-core machine made them up to 100x slower (bench/profile_run.py).
 # torch uses its own threads (MKL / OpenMP, torch.set_num_threads) and is not affected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+API = ("train", "resume", "runs", "Run", "trials", "dataset", "sync", "UserError")
+
+
+def _api(name: str):
+    return getattr(importlib.import_module("neuro_trigger.api"), name)
+
+
+class _Package(types.ModuleType):
+    """The package, whose `runs` is the API's function although a subpackage has that name too: importing
+    `neuro_trigger.runs` would otherwise replace the attribute. Code reaches the subpackage by its full name
+    (`from neuro_trigger.runs import record`), which goes through sys.modules, not this attribute."""
+
+    @property
+    def runs(self):
+        return _api("runs")
+
+    @runs.setter
+    def runs(self, subpackage: types.ModuleType) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    if name in API:
+        return _api(name)
+    raise AttributeError(f"module 'neuro_trigger' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *API})

@@ -18,7 +18,7 @@ from neuro_trigger import cli
 from neuro_trigger.atomic import finite_json
 from neuro_trigger.errors import UserError, printable
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare
-from neuro_trigger.runs.record import find_runs, read_summary
+from neuro_trigger.runs.record import find_named_runs, read_summary
 
 
 def _fmt(value, error=None, spread=None) -> str:
@@ -113,14 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown or not columns:
             raise UserError(f"--columns: unknown metric {unknown[0] if unknown else args.columns!r}; "
                             f"expected some of {', '.join(KEY_METRICS)}")
-    missing = [str(p) for p in args.runs if not p.exists()]
-    if missing:
-        raise UserError(f"{missing[0]}: no such run, config or log folder")
     if args.plot:
         cli.check_output_is_no_input("--plot", args.plot, args.runs)
-    runs = find_runs(args.runs)
-    if not runs:
-        raise UserError(f"{' '.join(map(str, args.runs))}: no run folders (version_<n>) found")
+    runs = find_named_runs(args.runs)
     result = compare(runs, args.split, args.metric, args.experts)
     if args.plot:
         from neuro_trigger.evaluation.overlay import write_overlay

@@ -125,6 +125,9 @@ SCHEMA: dict[str, Key] = {
                                            "its predictions_train.pt is always written).", "true"),
     "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
     "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
+    "tracking_uri": Key((str, type(None)), "MLflow tracking server every run of this config is sent to as it "
+                                           "happens (else --tracking-uri or MLFLOW_TRACKING_URI; null: none); "
+                                           "see docs/tracking.md.", '"http://127.0.0.1:5000"'),
     "pack": Key((dict, type(None)), "null, or {'seeds': K}: train K copies of every expert together in one "
                                     "vectorised module, with seeds seed .. seed+K-1 (K <= " + str(MAX_PACK) + "); "
                                     "weights.json holds each expert's copy with the best val loss, "
@@ -151,6 +154,16 @@ def merge(base: dict, changes: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys (`dist.n_buckets`), as `-m` names them; lists stay values."""
+    if not isinstance(value, dict) or not value:
+        return {prefix: value}
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
 
 
 def _chain(name: str, named: dict) -> dict:

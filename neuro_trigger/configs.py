@@ -39,6 +39,7 @@ configs = {
         "precision": [12, 8, 8, 12, 10, 10],
         "quantization_aware": None,
         "pack": None,
+        "tracking_uri": None,
     },
     "baseline_v1": {
         "extends": "base",

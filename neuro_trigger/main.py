@@ -5,8 +5,6 @@ config, the overrides and the paths are checked before torch and Lightning are i
 typo is answered in about a second.
 """
 import argparse
-import gc
-import os
 import shlex
 import sys
 import time
@@ -19,6 +17,7 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
 
 from neuro_trigger import config as config_lib  # noqa: E402
 from neuro_trigger import cli  # noqa: E402
+from neuro_trigger.api import training  # noqa: E402
 from neuro_trigger.configs import configs  # noqa: E402
 from neuro_trigger.errors import CONTROL_CHARACTERS, UserError, phase, printable  # noqa: E402
 
@@ -58,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train K copies of every expert together, seeds SEED .. SEED+K-1 (same as "
                              "-m pack.seeds=K); weights.json gets each expert's best copy, summary.json the spread")
     parser.add_argument("--log-root", type=Path, default=None, help="write the run folder below this folder")
+    parser.add_argument("--tracking-uri", default=None, metavar="URI",
+                        help="also send the run to this MLflow server as it trains (else the config key "
+                             "tracking_uri, else MLFLOW_TRACKING_URI; docs/tracking.md)")
     return parser
 
 
@@ -73,85 +75,27 @@ def description_of(args: argparse.Namespace) -> str:
     return ""
 
 
-def check_before_imports(config_name: str, overrides: dict) -> None:
-    """The config, the overrides and the data paths, checked without torch (run.py checks them all again)."""
-    config = config_lib.resolve(config_name, overrides)
-    if isinstance(config["data"], dict):
-        from neuro_trigger.data.splits import resolve_files
-
-        for split, paths in resolve_files(config["data"]).items():
-            for path in paths:
-                if not path.exists():
-                    raise UserError(f"{path}: data file not found (data.{split})")
-
-
-def check_log_root(log_root: Path) -> None:
-    """The log root, or the nearest folder above it that exists, can hold run folders."""
-    if "\0" in str(log_root):
-        raise UserError(f"log root {str(log_root)!r}: a path cannot hold a NUL character")
-    existing = log_root.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UserError(f"log root {log_root}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"log root {log_root}: {existing} is not writable")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     phase("startup")
+    interactive = sys.stderr is not None and sys.stderr.isatty()
     if args.resume is not None:
-        if args.config or args.modify or args.data or args.log_root or args.seeds is not None:
+        if args.config or args.modify or args.data or args.log_root or args.seeds is not None or args.tracking_uri:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
-        from neuro_trigger.runs import folder
-        from neuro_trigger.runs.resume import load_resumable
-
-        load_resumable(args.resume)
-        folder.lock_run_folder(args.resume)  # held until this process ends (run.resume's own call is a no-op)
-    elif not args.config:
-        raise UserError("no config given; choose one of: " + ", ".join(configs))
+        try:
+            run_dir, code = training.resume_run(args.resume, interactive)
+        except KeyboardInterrupt:  # stopped before it trained again: the folder is as it was
+            print(resume_command(args.resume))
+            raise
     else:
-        overrides = config_lib.parse_overrides(args.modify)
-        if args.seeds is not None:
-            overrides["pack"] = {"seeds": args.seeds}
-        data = cli.data_files(args.data)
-        check_before_imports(args.config, overrides if data is None else {**overrides, "data": data})
-        from neuro_trigger.runs import folder
-
-        check_log_root(args.log_root or (folder.PRODUCTION_LOG_ROOT if args.production else folder.DEBUG_LOG_ROOT))
-
-    from neuro_trigger.evaluation import offload
-
-    offload.start_server()  # imports numpy and matplotlib for the evaluation workers while torch is imported here
-    cli.quiet_warnings()
-    # torch and Lightning make millions of objects and next to no garbage: collecting while they are imported
-    # only scans them again and again (six full collections, about 1 s), and once frozen out of the
-    # collector's view, the collections during the run no longer scan them either (another 1 s)
-    gc.disable()
-    from neuro_trigger.run import RunRequest, execute, resolve_request, resume  # heavy imports after the checks
-    from neuro_trigger.runs.logs import configure_console
+        run_dir, code = training.train_run(
+            args.config, config_lib.parse_overrides(args.modify) if args.config else {},
+            data=cli.data_files(args.data), seeds=args.seeds, log_dir=args.log_root, production=args.production,
+            solo_expert=args.solo_expert, description=lambda: description_of(args), process_start=PROCESS_START,
+            interactive=interactive, tracking_uri=args.tracking_uri)
     from neuro_trigger.evaluation.verdict import print_run_verdict
     from neuro_trigger.runs.record import try_read_summary
 
-    gc.freeze()
-    gc.enable()
-
-    configure_console(interactive=sys.stderr is not None and sys.stderr.isatty())
-    try:
-        if args.resume is not None:
-            run_dir, code = resume(args.resume)
-        else:
-            request = RunRequest(config_name=args.config, overrides=overrides, production=args.production,
-                                 solo_expert=args.solo_expert, data_files=data, log_root=args.log_root,
-                                 description="", process_start=PROCESS_START)
-            resolve_request(request)  # a config mistake is reported before anyone is asked for a description
-            request.description = description_of(args)
-            run_dir, code = execute(request)
-    except KeyboardInterrupt:
-        if args.resume is not None:  # stopped before it trained again: the folder is as it was
-            print(resume_command(args.resume))
-        raise
     print_run_verdict(try_read_summary(run_dir)[0] or {})
     print(f"run folder: {printable(str(run_dir), None)}")
     if code not in (0, 2):

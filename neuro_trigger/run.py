@@ -28,7 +28,7 @@ from neuro_trigger.data.splits import SPLITS, resolve_files, shared_data_warning
 from neuro_trigger.errors import UserError, fault_line, interrupt_cause, interrupt_exit_code, phase, write_fault
 from neuro_trigger.evaluation import offload, report
 from neuro_trigger.models import build_loss, build_network, build_optimizer
-from neuro_trigger.runs import export, folder, seeds
+from neuro_trigger.runs import export, folder, seeds, tracking
 from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.runs.overall import export_overall
@@ -57,6 +57,8 @@ class RunRequest:
     process_start: float | None = None  # time.time() when the command started, for the timing breakdown
     tags: dict | None = None  # extra top-level summary.json entries of whoever made the run, e.g. {"sweep": {...}}
     on_claimed: Callable[[Path], None] | None = None  # told the run folder as soon as it exists (a sweep's trial)
+    tracking_uri: str | None = None  # --tracking-uri (else the config key, else MLFLOW_TRACKING_URI)
+    tracking_parent: str | None = None  # the MLflow run this one is a child of (a sweep's)
 
 
 def resolve_request(request: RunRequest) -> dict:
@@ -158,6 +160,7 @@ class Output:
     config: dict
     copy: int | None = None
     started: float = 0.0  # time.time() the run started, less the wall time of its earlier sessions
+    tracker: tracking.Tracker | None = None  # its MLflow run, when tracked
 
 
 def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes: dict, started: float,
@@ -181,7 +184,9 @@ def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes
         request.on_claimed(run_dir)
     if request.production:
         folder.append_run_log(log_root, run_dir, request.description)
-    return Output(run_dir, summary, config)
+    tracker = tracking.start(tracking.tracking_uri(request.tracking_uri, config), run_dir, summary,
+                             request.tracking_parent)
+    return Output(run_dir, summary, config, tracker=tracker)
 
 
 def execute(request: RunRequest) -> tuple[Path, int]:
@@ -238,7 +243,9 @@ def resume(run_dir: Path) -> tuple[Path, int]:
     summary.pop("error", None)
     summary["status"] = "running"
     summary.setdefault("resumed", []).append(datetime.datetime.now().isoformat(timespec="seconds"))
-    return run_dir, _train_and_export([Output(run_dir, summary, config)], data, networks, prepared, resume=True)[0]
+    tracker = tracking.start((summary.get("tracking") or {}).get("uri"), run_dir, summary)
+    return run_dir, _train_and_export([Output(run_dir, summary, config, tracker=tracker)], data, networks, prepared,
+                                      resume=True)[0]
 
 
 def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, dict], prepared: dict,
@@ -262,12 +269,14 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
     mean_stream = MeanExpertStream(training_dir / "mean_expert", list(prepared))
     try:
         training, worker_seconds = time.time(), offload.worker_seconds()
+        tracker = main.tracker if main.copy is None else None  # a pack's epochs are no one trial's
         with offload.workers():  # the experts' and the overall metrics and plots, beside the training threads
             with stop_on_signals(stop) as caught:
                 phase("training")
                 results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
-                                        lambda expert: [MeanExpertCallback(mean_stream, expert)], resume=resume,
-                                        copies=networks[1])
+                                        lambda expert: [MeanExpertCallback(mean_stream, expert),
+                                                        *(tracker.loggers(expert) if tracker else [])],
+                                        resume=resume, copies=networks[1])
             mean_stream.close()
             codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
                                     caught.exit_code) for output in outputs]
@@ -326,6 +335,8 @@ def _close(output: Output) -> bool:
                       " (summary.json keeps the state it had before)" if name == "summary.json" else "")
             if summary["status"] == "finished":
                 summary.update(status="failed", error=fault_line(fault, run_dir / name))
+    if output.tracker is not None:
+        output.tracker.finish(run_dir, summary)
     return closed
 
 

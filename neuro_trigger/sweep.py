@@ -5,6 +5,7 @@ Every trial is a normal run folder `log/<config>/version_<n>`; the sweep (an Opt
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slurm", default=None, metavar="KEY=VALUE,...",
                         help="submit the workers as a SLURM job array: partition, time, cpus, mem, gpus, account, "
                              "qos (cluster=local: submitit's local executor)")
+    parser.add_argument("--tracking-uri", default=None, metavar="URI",
+                        help="send the sweep to this MLflow server: one parent run, its trials as child runs "
+                             "(else MLFLOW_TRACKING_URI; docs/tracking.md)")
     parser.add_argument("--status", metavar="NAME", help="show the progress of a sweep and update its report")
     parser.add_argument("--resume", metavar="NAME", help="continue a sweep (same as rerunning its command)")
     parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
@@ -97,6 +101,19 @@ def _definition(args: argparse.Namespace, log_root: Path):
     definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage),
                         "argv": sys.argv[1:]}
     return definition
+
+
+def _track(sweep_dir: Path, definition, uri: str | None) -> dict | None:
+    """With a tracking URI (--tracking-uri, else MLFLOW_TRACKING_URI), the sweep's MLflow parent run, recorded
+    in sweep.json for the workers, whose trials become its children."""
+    from neuro_trigger.runs import tracking
+    from neuro_trigger.sweeping import definition as definition_lib
+
+    uri = uri or os.environ.get(tracking.ENVIRONMENT)
+    parent = tracking.sweep_parent(uri, sweep_dir, definition.name, definition.config) if uri else None
+    tracked = {"uri": uri, "parent_run_id": parent} if parent else None
+    definition_lib.set_extra(sweep_dir, "tracking", tracked)
+    return tracked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         definition_lib.save(sweep_dir, definition)
     if args.pack is not None:  # how trials are trained, not which: it may change when a sweep continues
         definition_lib.set_pack(sweep_dir, args.pack)
+    tracked = _track(sweep_dir, definition, args.tracking_uri)
     study_lib.create_or_load(storage, definition)
     print(f"sweep {definition.name}: {sweep_dir}", flush=True)
     if slurm_parameters is not None:
@@ -160,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.sweeping import pool
 
     code = pool.run_local(sweep_dir, storage_url, args.workers)
-    print(f"report: {report.write_report(sweep_dir, storage_url)}")
+    written = report.write_report(sweep_dir, storage_url)
+    if tracked:
+        from neuro_trigger.runs import tracking
+
+        tracking.end_sweep_parent(tracked["uri"], tracked["parent_run_id"], written, code == 0)
+    print(f"report: {written}")
     print(f"leaderboard: python -m neuro_trigger.compare {sweep_dir} --split {definition.metric.split('/')[0]}")
     return code
 

@@ -15,7 +15,8 @@ from neuro_trigger.evaluation import metric_table
 from neuro_trigger.evaluation.verdict import standard_error
 
 KEY_METRICS = list(metric_table.COMPARE_METRICS)  # fixed-point ones for deployable runs (absent: "-")
-NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every"}  # not of the network
+NOT_HYPERPARAMETERS = {"description", "seed", "data", "save_train_predictions", "plot_every",  # not of the network
+                       "tracking_uri"}
 
 
 @dataclass

@@ -72,6 +72,7 @@ class Summary(TypedDict, total=False):
     seeds: dict[str, Any]  # packed seeds: per seed and their spread (runs/seeds.py)
     packed_with: list[str]
     sweep: dict[str, Any]  # the tag of a sweep trial: name, trial, params (slurm_job_id)
+    tracking: dict[str, Any]  # the MLflow run it is sent to: uri, run_id (runs/tracking.py)
 
 
 def _type_error(value: Any, hint: Any, key: str) -> str | None:
@@ -159,4 +160,15 @@ def find_runs(paths: list[Path]) -> list[comparison.Run]:
         for candidate in candidates:
             summary, damage = try_read_summary(candidate)  # a damaged record is listed with its cause as status
             runs.append(comparison.Run(candidate, {"status": damage} if summary is None else summary))
+    return runs
+
+
+def find_named_runs(paths: list[Path]) -> list[comparison.Run]:
+    """`find_runs` of paths a user named: refused in one line when one does not exist or none holds a run."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such run, config or log folder")
+    runs = find_runs(paths)
+    if not runs:
+        raise UserError(f"{' '.join(map(str, paths))}: no run folders (version_<n>) found")
     return runs

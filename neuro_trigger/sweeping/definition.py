@@ -151,6 +151,11 @@ def save(sweep_dir: Path, definition: Definition) -> None:
 
 def set_pack(sweep_dir: Path, pack: int) -> None:
     """Record `--pack K` in sweep.json for the workers (outside the identity: packing changes speed only)."""
+    set_extra(sweep_dir, "pack", pack)
+
+
+def set_extra(sweep_dir: Path, key: str, value: Any) -> None:
+    """Record how the workers run trials (`pack`, `tracking`) in sweep.json, outside the sweep's identity."""
     data = json.loads((sweep_dir / "sweep.json").read_text())
-    data.setdefault("extra", {})["pack"] = pack
+    data.setdefault("extra", {})[key] = value
     write_json(sweep_dir / "sweep.json", data)

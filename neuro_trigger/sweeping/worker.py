@@ -238,10 +238,12 @@ class Worker:
         from neuro_trigger.run import RunRequest
 
         definition = self.definition
+        tracked = definition.extra.get("tracking") or {}  # the sweep's MLflow parent run, if tracked
         return RunRequest(config_name=definition.config, overrides=definition.overrides(params, seed),
                           production=True, description=f"sweep {definition.name} trial {tag['trial']}",
                           data_files=definition.data_files, log_root=Path(definition.extra["log_root"]),
-                          tags={"sweep": tag}, on_claimed=lambda run_dir: trial.set_user_attr("run_dir", str(run_dir)))
+                          tags={"sweep": tag}, on_claimed=lambda run_dir: trial.set_user_attr("run_dir", str(run_dir)),
+                          tracking_uri=tracked.get("uri"), tracking_parent=tracked.get("parent_run_id"))
 
 
 def core_share(index: int, workers: int) -> list[int]:

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, Logger
 
 from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.training.batches import PackBatches, PackSamplers, WholeSplit, steps_per_chunk
@@ -35,7 +35,7 @@ log = logging.getLogger("neuro_trigger.training")
 
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
-               stop: threading.Event, extra_callbacks: list[pl.Callback] = (), resume: bool = False,
+               stop: threading.Event, extra_callbacks: list[pl.Callback | Logger] = (), resume: bool = False,
                copies: Copies | None = None) -> ExpertResult:
     """Train (or, resuming, continue from the last checkpoint) the expert's copies (`network` alone without
     `copies`), put the best copy's best weights into `network`, predict and evaluate every split, write
@@ -48,9 +48,10 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     sampler = PackSamplers([make_sampler(copy_data(data, c)) for c in copies.configs])
     train_batches = PackBatches((x, y), config["batch_size"], sampler, steps_per_chunk(config["batch_size"]))
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
-    callbacks = [ProgressCallback(board, data.expert), plotter, *extra_callbacks]
+    loggers = [c for c in extra_callbacks if isinstance(c, Logger)]
+    callbacks = [ProgressCallback(board, data.expert), plotter, *(c for c in extra_callbacks if c not in loggers)]
     trainer = _trainer(config, expert_dir, len(train_batches),
-                       callbacks + ([CopyTensorBoard(copies)] if copies.tensorboard_dirs else []), stop)
+                       callbacks + ([CopyTensorBoard(copies)] if copies.tensorboard_dirs else []), stop, loggers)
     last = expert_dir / "ckpts" / "last.ckpt"
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
@@ -109,14 +110,14 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
 
 
 def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],
-             stop: threading.Event | None = None) -> pl.Trainer:
-    """One expert's Trainer: its loggers and the latest-epoch checkpoint for --resume (on a time cadence and at
-    a stop request); each copy stops early on its own, inside the engine."""
+             stop: threading.Event | None = None, loggers: list[Logger] = ()) -> pl.Trainer:
+    """One expert's Trainer: its loggers (and `loggers`, e.g. MLflow's) and the latest-epoch checkpoint for
+    --resume (on a time cadence and at a stop request); each copy stops early on its own, inside the engine."""
     callbacks = [*callbacks, LatestEpochCheckpoint(expert_dir / "ckpts", stop)]
     return pl.Trainer(
         max_epochs=config["epochs"], accelerator="cpu", devices=1,
         logger=[EpochAxisTensorBoardLogger(expert_dir, name="tb", version=""),
-                CSVLogger(expert_dir, name="csv", version="")],
+                CSVLogger(expert_dir, name="csv", version=""), *loggers],
         callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         # Lightning batches are chunks of steps: metrics are logged per epoch only
         log_every_n_steps=max(1, batches_per_epoch), default_root_dir=expert_dir,

@@ -149,3 +149,18 @@ def test_random_search_with_seeds_stops_at_the_trial_count(tmp_path, small_data_
         assert summary_of(trial.user_attrs["run_dir"])["config"]["learning_rate"] == trial.params["learning_rate"]
     # stops at 2 finished trials; two workers may each have sampled a point at once
     assert 1 <= len(points) <= 2 and all(sorted(s) == [42, 43] for s in points.values()), points
+
+
+def test_nt_trials_lists_every_trial_with_its_parameters_metrics_and_run(grid_sweep):
+    import neuro_trigger as nt
+
+    log_root, _ = grid_sweep
+    frame = nt.trials("grid", log_dir=log_root)
+    assert frame.attrs["metric"] == "val/loss_vs_old" and len(frame) == 4 and set(frame["state"]) == {"COMPLETE"}
+    assert sorted(zip(frame["param.learning_rate"], frame["seed"])) == [(0.01, 42), (0.01, 43), (0.02, 42), (0.02, 43)]
+    for _, row in frame.iterrows():
+        summary = summary_of(row["run_dir"])
+        assert row["status"] == "finished"
+        assert row["val/loss_vs_old"] == pytest.approx(summary["metrics"]["val"]["loss_vs_old"])
+        assert row["val.loss_vs_old"] == summary["metrics"]["val"]["loss_vs_old"]
+    assert nt.trials(log_root / "sweeps" / "grid")["run_dir"].tolist() == frame["run_dir"].tolist()
