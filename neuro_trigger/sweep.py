@@ -118,7 +118,8 @@ def _repair(sweep_dir: Path, storage_url: str | None) -> int:
         print(f"{path}: the journal is whole; nothing to repair")
         return 0
     found, backup = repaired
-    print(f"{path}: kept {len(found.records)} intact records ({'; '.join(found.problems)}); the damaged file is "
+    more = f", and {len(found.problems) - 1} more problem(s)" if len(found.problems) > 1 else ""
+    print(f"{path}: kept {len(found.records)} intact records ({found.problems[0]}{more}); the damaged file is "
           f"{backup}; continue with: python neuro_trigger/sweep.py --resume {sweep_dir.name} "
           f"--log-root {sweep_dir.parent.parent}")
     return 0

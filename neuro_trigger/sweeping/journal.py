@@ -196,3 +196,6 @@ def open_journal(path: Path) -> JournalStorage:
         return JournalStorage(Backend(str(path)))
     except OSError as e:
         raise JournalError(f"{path}: cannot open the sweep journal ({describe(e)})") from None
+    except (AssertionError, AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # Optuna's replay
+        raise JournalError(f"{path}: holds a record that is not an Optuna operation ({type(e).__name__}: "
+                           f"{describe(e)}); not a sweep journal, or edited by hand") from None

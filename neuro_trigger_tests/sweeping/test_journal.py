@@ -132,3 +132,12 @@ def test_journal_enospc_ends_the_sweep_in_one_line_and_the_journal_stays_whole(t
         resumed = sweep("--resume", "full", "--log-root", str(tmp_path), timeout=300)
         assert resumed.returncode == 0, resumed.stderr
         assert_each_point_finished_once(load_study("full", journal.open_journal(sweep_dir / journal.FILE)), POINTS)
+
+
+@pytest.mark.parametrize("line", [b"{}", b'{"op_code":99}', b'{"op_code":0,"worker_id":"x","study_name":"a",'
+                                                          b'"directions":"up"}'])
+def test_journal_record_that_is_no_optuna_operation_is_refused_in_one_line(tmp_path, line):
+    path = tmp_path / journal.FILE
+    path.write_bytes(line + b"\n")
+    with pytest.raises(journal.JournalError, match="holds a record that is not an Optuna operation"):
+        journal.open_journal(path)
