@@ -143,11 +143,15 @@ def _write_backup(path: Path, data: bytes) -> Path:
 
 
 def _write_synced(path: Path, data: bytes, exclusive: bool = False) -> None:
+    """`data` in `path`, on disk; a file that could not be written whole (a full disk) is removed."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, 0o666)
     try:
         _write_all(fd, data)
         os.fsync(fd)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
     finally:
         os.close(fd)
 

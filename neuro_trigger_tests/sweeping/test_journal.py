@@ -141,3 +141,18 @@ def test_journal_record_that_is_no_optuna_operation_is_refused_in_one_line(tmp_p
     path.write_bytes(line + b"\n")
     with pytest.raises(journal.JournalError, match="holds a record that is not an Optuna operation"):
         journal.open_journal(path)
+
+
+def test_journal_repair_on_a_full_disk_changes_nothing():
+    """No half-written backup or journal: the repair that finds no room leaves the damaged journal as it was."""
+    with tiny_tmpfs("8k") as full:
+        path = full / journal.FILE
+        study = optuna.create_study(study_name="s", storage=journal.open_journal(path))
+        study.set_user_attr("a", "x" * 1000)
+        damaged = path.read_bytes()[:-10]
+        path.write_bytes(damaged)
+        (full / "filler").write_bytes(b"0" * 4096)  # the journal keeps its page; none is left for a backup
+        with pytest.raises(journal.JournalError, match=r"cannot repair the sweep journal \(No space left on device\); "
+                                                       r"it was not changed"):
+            journal.repair(path)
+        assert path.read_bytes() == damaged and sorted(p.name for p in full.iterdir()) == ["filler", journal.FILE]
