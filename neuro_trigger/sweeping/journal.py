@@ -102,11 +102,12 @@ def refusal(path: Path, found: Damage) -> str:
 
 
 def check(path: Path) -> None:
-    """Refuse a damaged journal (JournalError, one line); a missing or empty one is whole."""
+    """Refuse a journal that ends in a partial record (JournalError, one line); a missing or empty one is whole.
+    Damage before its end makes Optuna's replay fail, and `open_journal` then says the same."""
     if path.is_file():
-        found = scan(read_locked(path))
-        if not found.whole:
-            raise JournalError(refusal(path, found))
+        data = read_locked(path)
+        if data and not data.endswith(b"\n"):
+            raise JournalError(refusal(path, scan(data)))
 
 
 def repair(path: Path) -> tuple[Damage, Path] | None:
@@ -201,5 +202,8 @@ def open_journal(path: Path) -> JournalStorage:
     except OSError as e:
         raise JournalError(f"{path}: cannot open the sweep journal ({describe(e)})") from None
     except (AssertionError, AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # Optuna's replay
+        found = scan(read_locked(path))
+        if not found.whole:  # a line inside the journal that is no whole record
+            raise JournalError(refusal(path, found)) from None
         raise JournalError(f"{path}: holds a record that is not an Optuna operation ({type(e).__name__}: "
                            f"{describe(e)}); not a sweep journal, or edited by hand") from None

@@ -156,3 +156,13 @@ def test_journal_repair_on_a_full_disk_changes_nothing():
                                                        r"it was not changed"):
             journal.repair(path)
         assert path.read_bytes() == damaged and sorted(p.name for p in full.iterdir()) == ["filler", journal.FILE]
+
+
+def test_journal_line_damaged_inside_is_refused_with_the_intact_count(tmp_path):
+    path = tmp_path / journal.FILE
+    study = optuna.create_study(study_name="s", storage=journal.open_journal(path))
+    study.set_user_attr("a", 1)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(lines[0][:20] + b"\n" + b"\n".join(lines[1:]))
+    with pytest.raises(journal.JournalError, match=r"damaged \(line 1 \(byte 0\) is not a whole record\); 1 records"):
+        journal.open_journal(path)
