@@ -36,7 +36,8 @@ class Run:
         it have only the byte hash, taken as the content hash `content_of` knows for the same bytes."""
         def key(entry: dict):
             digest = entry.get("sha256")
-            return entry.get("content_sha256") or (content_of.get(digest, digest) if isinstance(digest, str) else digest)
+            known = content_of.get(digest, digest) if isinstance(digest, str) else digest
+            return entry.get("content_sha256") or known
 
         return json.dumps({s: [key(f) for f in files] for s, files in self.summary.get("data", {}).items()},
                           sort_keys=True, default=str)
