@@ -78,17 +78,17 @@ def test_journal_cut_mid_line_is_refused_then_repaired_and_resumed_exactly_once(
     for cut in (len(data) - 7, after_first + 40):
         path.write_bytes(data[:cut])
         for action in ("--resume", "--status"):
-            refused = sweep(action, "cut", "--log-root", str(finished), timeout=120)
+            refused = sweep(action, "cut", "--log-root", str(finished), timeout=300)
             assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
             assert f"error: {path}: the sweep journal is damaged (the last record is cut short" in refused.stderr
             assert f"records are intact and nothing was written to it; keep them with: python neuro_trigger/" \
                    f"sweep.py --repair cut --log-root {finished}" in refused.stderr
             assert path.read_bytes() == data[:cut]
-        repaired = sweep("--repair", "cut", "--log-root", str(finished), timeout=120)
+        repaired = sweep("--repair", "cut", "--log-root", str(finished), timeout=300)
         assert repaired.returncode == 0, repaired.stderr
         assert f"kept {data[:cut].count(NEWLINE)} intact records" in repaired.stdout
         assert any(p.read_bytes() == data[:cut] for p in path.parent.glob(journal.FILE + ".damaged-*"))
-        resumed = sweep("--resume", "cut", "--log-root", str(finished), timeout=300)
+        resumed = sweep("--resume", "cut", "--log-root", str(finished), timeout=600)
         assert resumed.returncode == 0, resumed.stderr
         assert_each_point_finished_once(load_study("cut", journal.open_journal(path)), POINTS)
         data = path.read_bytes()
@@ -119,7 +119,7 @@ def test_journal_enospc_ends_the_sweep_in_one_line_and_the_journal_stays_whole(t
         sweep_dir.mkdir(parents=True)
         (sweep_dir / journal.FILE).symlink_to(full / journal.FILE)
         ended = sweep("baseline_v2", "-m", *GRID, *small_data_args, "--log-root", str(tmp_path), "--name", "full",
-                      timeout=300)
+                      timeout=600)
         assert ended.returncode == 2, ended.stderr
         assert ended.stderr.strip().splitlines()[-1] == (
             f"error: {sweep_dir / journal.FILE}: cannot write the sweep journal (No space left on device); "
@@ -129,7 +129,7 @@ def test_journal_enospc_ends_the_sweep_in_one_line_and_the_journal_stays_whole(t
         assert journal.scan(written).whole and 0 < len(written) <= 4096
         assert not (sweep_dir / (journal.FILE + ".lock")).exists()
         subprocess.run(["mount", "-o", "remount,size=1m", str(full)], check=True)
-        resumed = sweep("--resume", "full", "--log-root", str(tmp_path), timeout=300)
+        resumed = sweep("--resume", "full", "--log-root", str(tmp_path), timeout=600)
         assert resumed.returncode == 0, resumed.stderr
         assert_each_point_finished_once(load_study("full", journal.open_journal(sweep_dir / journal.FILE)), POINTS)
 
