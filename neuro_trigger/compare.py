@@ -33,6 +33,7 @@ def _fmt(value, error=None, spread=None) -> str:
     return text
 
 
+PIPED_WIDTH = 100_000  # characters: no table line is that wide
 DEFAULT_COLUMNS = ["loss_vs_old", "z_diff_std_trimmed", "efficiency", "rejection"]
 
 
@@ -89,9 +90,21 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
     if result["data_mismatch"]:
         console.print(f"[bold red]warning:[/] the runs used {result['data_sets']} different data sets (column "
                       "'data'): numbers of different letters are not comparable")
+    if result["fingerprinted_by_bytes"]:
+        console.print(f"note: the data fingerprints were computed differently: "
+                      f"{', '.join(map(_short, result['fingerprinted_by_bytes']))} recorded only the bytes of their "
+                      f"data files (a release before content fingerprints), the others the decompressed content; "
+                      f"such a run counts as the same data only where the file bytes are identical",
+                      soft_wrap=True)
     for run in result["unfinished"]:
         console.print(f"not finished: {escape(printable(run['runs'][0]))} (status: {escape(printable(run['status']))})",
                       soft_wrap=True)
+
+
+def console() -> Console:
+    """The terminal's width (or COLUMNS) on a terminal; piped, no width limit, so that a script finds every run's
+    name whole on its line (rich would wrap the table at 80 columns)."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(finite_json(result), default=str))
     else:
-        print_table(result, Console(), columns)  # the terminal's width, or COLUMNS
+        print_table(result, console(), columns)
     return 0
 
 

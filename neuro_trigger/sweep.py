@@ -24,7 +24,8 @@ examples:
   python neuro_trigger/sweep.py baseline_v2 -m learning_rate=0.01,0.02 batch_size=512,2048 --seeds 3 --workers 2
   python neuro_trigger/sweep.py baseline_v2 -m learning_rate=0.005,0.01,0.02,0.04 --seeds 4 --pack 8
   python neuro_trigger/sweep.py baseline_v2 --method tpe --trials 40 -m "learning_rate=log(1e-4,1e-1)"
-  python neuro_trigger/sweep.py learning_rate_v2 --storage postgresql://USER:PW@HOST:5432/DB
+  python neuro_trigger/sweep.py learning_rate_v2 --storage postgresql://USER@HOST:5432/DB   (password: ~/.pgpass)
+  python neuro_trigger/sweep.py --repair learning_rate_v2
   python neuro_trigger/sweep.py learning_rate_v2 --slurm partition=short,time=120,cpus=4,mem=8G --workers 8
   python neuro_trigger/sweep.py --status learning_rate_v2
 """
@@ -51,8 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train up to K trials that differ only in seed, learning rate or weight decay "
                              "together (one vectorised module); each keeps its own run folder and result")
     parser.add_argument("--storage", default=None, metavar="URL",
-                        help="postgresql://USER:PW@HOST:PORT/DB to share the sweep between machines "
-                             "(default: a journal file in the sweep folder)")
+                        help="postgresql://USER@HOST:PORT/DB to share the sweep between machines (default: a "
+                             "journal file in the sweep folder); the password from ~/.pgpass, PGPASSFILE, "
+                             "PGPASSWORD or --storage-password-file")
+    parser.add_argument("--storage-password-file", type=Path, default=None, metavar="FILE",
+                        help="the database password on the first line of FILE (mode 600); never written anywhere")
     parser.add_argument("--slurm", default=None, metavar="KEY=VALUE,...",
                         help="submit the workers as a SLURM job array: partition, time, cpus, mem, gpus, account, "
                              "qos (cluster=local: submitit's local executor)")
@@ -61,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(else MLFLOW_TRACKING_URI; docs/tracking.md)")
     parser.add_argument("--status", metavar="NAME", help="show the progress of a sweep and update its report")
     parser.add_argument("--resume", metavar="NAME", help="continue a sweep (same as rerunning its command)")
+    parser.add_argument("--repair", metavar="NAME", help="keep every intact record of a sweep's damaged journal "
+                        "(a backup of the damaged file is written first), then continue it with --resume")
     parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
     cli.add_data_option(parser)
     parser.add_argument("--log-root", type=Path, default=None, help="runs and log/sweeps/ below this folder")
@@ -98,8 +104,8 @@ def _definition(args: argparse.Namespace, log_root: Path):
         data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
     definition.name = args.name or (args.config if entry else f"{config}_{definition.digest()}")
     validate(definition)
-    definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage),
-                        "argv": sys.argv[1:]}
+    argv = [a.replace(args.storage, shown_url(args.storage)) if args.storage else a for a in sys.argv[1:]]
+    definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage), "argv": argv}
     return definition
 
 
@@ -116,6 +122,26 @@ def _track(sweep_dir: Path, definition, uri: str | None) -> dict | None:
     return tracked
 
 
+def _repair(sweep_dir: Path, storage_url: str | None) -> int:
+    """`--repair NAME`: the journal's intact records kept, the damaged file backed up beside it."""
+    from neuro_trigger.sweeping import journal, study as study_lib
+
+    if storage_url is not None:
+        raise UserError(f"--repair {sweep_dir.name}: the sweep's study is in the database "
+                        f"{study_lib.shown_url(storage_url)}, not in a journal file; nothing to repair")
+    path = sweep_dir / journal.FILE
+    repaired = journal.repair(path) if path.is_file() else None
+    if repaired is None:
+        print(f"{path}: the journal is whole; nothing to repair")
+        return 0
+    found, backup = repaired
+    more = f", and {len(found.problems) - 1} more problem(s)" if len(found.problems) > 1 else ""
+    print(f"{path}: kept {len(found.records)} intact records ({found.problems[0]}{more}); the damaged file is "
+          f"{backup}; continue with: python neuro_trigger/sweep.py --resume {sweep_dir.name} "
+          f"--log-root {sweep_dir.parent.parent}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.quiet_warnings()
@@ -124,19 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.sweeping import report, study as study_lib
 
     log_root = (args.log_root or PRODUCTION_LOG_ROOT).resolve()
-    existing = args.status or args.resume
-    if args.status and args.resume:
-        raise UserError("--status and --resume: give one of them")
+    actions = [a for a in ("status", "resume", "repair") if getattr(args, a)]
+    if len(actions) > 1:
+        raise UserError(f"--{actions[0]} and --{actions[1]}: give one of them")
+    existing = args.status or args.resume or args.repair
     if existing:
         if args.config or args.modify or args.data or args.name or args.seeds or args.method or args.trials \
-                or args.metric or args.direction or (args.status and args.pack is not None):
-            raise UserError(f"--{'status' if args.status else 'resume'} takes only the sweep name "
+                or args.metric or args.direction or (not args.resume and args.pack is not None):
+            raise UserError(f"--{actions[0]} takes only the sweep name "
                             f"(and --storage, --workers, --slurm, --log-root)")
         sweep_dir = log_root / "sweeps" / existing
         if not (sweep_dir / "sweep.json").is_file():
             raise UserError(f"no sweep {existing!r} in {log_root / 'sweeps'}")
         definition = definition_lib.load(sweep_dir)
         storage_url = args.storage or definition.extra.get("storage")
+        if args.repair:
+            return _repair(sweep_dir, storage_url)
     else:
         if not args.config:
             raise UserError("no config or named sweep given; see --help")
@@ -152,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         from neuro_trigger.sweeping import slurm
 
         slurm_parameters = slurm.parse_options(args.slurm)
+    storage_url = study_lib.private_url(storage_url, args.storage_password_file)  # the password: PGPASSWORD only
     storage = study_lib.open_storage(sweep_dir, storage_url)  # an unreachable database fails here, before trials
     if args.status:
         result = report.status(sweep_dir, storage_url)

@@ -31,7 +31,8 @@ def test_configuration_doc_is_generated_from_the_schema():
 
 def test_docs_exist_and_are_linked_from_the_readme():
     readme = (REPO_ROOT / "README.md").read_text()
-    for name in ("configuration", "data-format", "reweighting", "architecture", "metrics", "deploying", "compare"):
+    for name in ("configuration", "data-format", "reweighting", "architecture", "metrics", "deploying", "compare",
+                 "sweeps"):
         assert (REPO_ROOT / "docs" / f"{name}.md").is_file()
         assert f"docs/{name}.md" in readme
     for image in re.findall(r"\]\((figures/[^)]+)\)", (REPO_ROOT / "docs" / "reweighting.md").read_text()):

@@ -30,9 +30,23 @@ class Run:
 
     @property
     def data_key(self) -> str:
-        # the content hash (a re-gzipped file is the same data); summaries from before it have only the byte hash
-        return json.dumps({s: [f.get("content_sha256") or f.get("sha256") for f in files]
-                           for s, files in self.summary.get("data", {}).items()}, sort_keys=True)
+        return self.data_key_by({})
+
+    def data_key_by(self, content_of: dict[str, str]) -> str:
+        """The data's fingerprint: the content hash (a re-gzipped file is the same data). Summaries from before
+        it have only the byte hash, taken as the content hash `content_of` knows for the same bytes."""
+        def key(entry: dict):
+            digest = entry.get("sha256")
+            known = content_of.get(digest, digest) if isinstance(digest, str) else digest
+            return entry.get("content_sha256") or known
+
+        return json.dumps({s: [key(f) for f in files] for s, files in self.summary.get("data", {}).items()},
+                          sort_keys=True, default=str)
+
+    @property
+    def fingerprinted_by_bytes(self) -> bool:
+        """Recorded by a release before content fingerprints (only the bytes' sha256 of some data file)."""
+        return any(not f.get("content_sha256") for files in self.summary.get("data", {}).values() for f in files)
 
     def hyperparameters(self) -> dict[str, str]:
         """Config flattened to dotted keys, values as JSON text."""
@@ -71,15 +85,19 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
     scope, mean ± std over the seeds and the statistical error of the mean), the differing
     hyperparameters and the data flags. The layout is documented in docs/compare.md."""
     finished = [r for r in runs if r.status == "finished"]
+    by_bytes = [r for r in finished if r.fingerprinted_by_bytes]
+    content_of = {f["sha256"]: f["content_sha256"] for r in finished for files in r.summary.get("data", {}).values()
+                  for f in files if isinstance(f.get("sha256"), str) and f.get("content_sha256")}  # same bytes
+    data_keys = {id(r): r.data_key_by(content_of) for r in runs}
     data_letters: dict[str, str] = {}
     for run in finished:
-        data_letters.setdefault(run.data_key, string.ascii_uppercase[len(data_letters) % 26])
+        data_letters.setdefault(data_keys[id(run)], string.ascii_uppercase[len(data_letters) % 26])
     hyper = {id(r): r.hyperparameters() for r in finished}
     keys = sorted({k for h in hyper.values() for k in h})
     differing = [k for k in keys if len({hyper[id(r)].get(k) for r in finished}) > 1]
     groups: dict[tuple, list[Run]] = {}
     for run in finished:
-        key = (run.summary.get("config_name"), json.dumps(hyper[id(run)], sort_keys=True), run.data_key)
+        key = (run.summary.get("config_name"), json.dumps(hyper[id(run)], sort_keys=True), data_keys[id(run)])
         groups.setdefault(key, []).append(run)
     scopes = _scopes(finished, split, experts)
     group_of = {id(r): number for number, members in enumerate(groups.values()) for r in members}
@@ -90,7 +108,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                    "config": members[0].summary.get("config_name"),
                    "descriptions": [r.summary.get("description") for r in members],
                    "description": members[0].summary.get("description"),
-                   "status": "finished", "scope": scope, "data": data_letters[members[0].data_key],
+                   "status": "finished", "scope": scope, "data": data_letters[data_keys[id(members[0])]],
                    "seeds": [r.summary.get("seed") for r in members],
                    "hyperparameters": {k: json.loads(hyper[id(members[0])].get(k, "null")) for k in differing}}
             for name in KEY_METRICS:
@@ -106,7 +124,7 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
         entry = {"run": str(run.path), "config": run.summary.get("config_name"),
                  "description": run.summary.get("description"), "status": run.status,
                  "seed": run.summary.get("seed"), "group": group_of.get(id(run)),
-                 "data": data_letters.get(run.data_key) if run.status == "finished" else None,
+                 "data": data_letters.get(data_keys[id(run)]) if run.status == "finished" else None,
                  "hyperparameters": ({k: json.loads(hyper[id(run)].get(k, "null")) for k in differing}
                                      if run.status == "finished" else {}),
                  "metrics": {}}
@@ -125,7 +143,8 @@ def compare(runs: list[Run], split: str = "test", metric: str = "loss_vs_old", e
                    "description": r.summary.get("description")} for r in runs if r.status != "finished"]
     return {"split": split, "metric": metric, "runs": listed, "rows": rows, "unfinished": unfinished,
             "differing_hyperparameters": differing, "data_sets": len(data_letters),
-            "data_mismatch": len(data_letters) > 1}
+            "data_mismatch": len(data_letters) > 1,
+            "fingerprinted_by_bytes": [str(r.path) for r in by_bytes] if len(by_bytes) < len(finished) else []}
 
 
 def _sort_value(value, descending: bool) -> float:

@@ -15,6 +15,7 @@ from typing import TextIO
 from neuro_trigger.runs.signals import stop_on_signals
 from neuro_trigger.sweeping import report, worker
 from neuro_trigger.sweeping import study as study_lib
+from neuro_trigger.sweeping.journal import JournalError
 from neuro_trigger.training.threads import usable_cores
 
 
@@ -22,13 +23,15 @@ def run_local(sweep_dir: Path, storage_url: str | None, workers: int, out: TextI
     """Run the sweep's trials in local worker processes until none is left; returns the exit code.
 
     The first Ctrl-C or SIGTERM asks every worker to stop its run at the next step; a second ends them
-    at once (they get SIGTERM when this process ends)."""
+    at once (they get SIGTERM when this process ends). A journal a worker could not write (disk full) ends
+    the sweep with its one line (`JournalError`)."""
     count = max(1, min(workers, len(usable_cores())))
     if count < workers:
         print(f"--workers {workers}: this machine offers {count} cores; starting {count} workers "
               f"(one core each at least)", file=out)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
-    processes = [context.Process(target=worker.serve, args=(str(sweep_dir), storage_url, i, count),
+    errors = context.SimpleQueue()
+    processes = [context.Process(target=worker.serve, args=(str(sweep_dir), storage_url, i, count, errors),
                                  name=f"sweep-worker-{i}") for i in range(count)]
     stop, forwarded = threading.Event(), False
     with stop_on_signals(stop) as caught:
@@ -44,6 +47,9 @@ def run_local(sweep_dir: Path, storage_url: str | None, workers: int, out: TextI
                 for process in processes:
                     if process.pid is not None and process.is_alive():
                         os.kill(process.pid, signal.SIGINT)
+        if not errors.empty():
+            line.update(final=True)
+            raise JournalError(errors.get())
         state = _wait_for_others(line, sweep_dir, storage_url, stop, out)
     if caught.received:
         return caught.exit_code  # 130 for Ctrl-C, 143 for SIGTERM, as shells expect

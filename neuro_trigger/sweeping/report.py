@@ -45,8 +45,11 @@ class ProgressLine:
     def update(self, final: bool = False) -> dict:
         state = study_lib.counts(self.study)
         text = progress_text(self.definition.name, self.definition.metric, state)
-        write_json(self.sweep_dir / "status.json", {"name": self.definition.name, "metric": self.definition.metric,
-                                                    **state})
+        try:
+            write_json(self.sweep_dir / "status.json", {"name": self.definition.name,
+                                                        "metric": self.definition.metric, **state})
+        except OSError:  # e.g. a full disk: the line below still says how far the sweep is
+            pass
         if self.tty:
             print("\r" + text.ljust(len(self.last or "")), end="\n" if final else "", file=self.out, flush=True)
         elif text != self.last:

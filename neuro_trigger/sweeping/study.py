@@ -18,11 +18,12 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from neuro_trigger.errors import UserError
+from neuro_trigger.errors import UserError, describe
+from neuro_trigger.sweeping import journal
 from neuro_trigger.sweeping.definition import Definition
 
 log = logging.getLogger("neuro_trigger.sweep")
-JOURNAL = "journal.log"
+JOURNAL = journal.FILE
 MAX_RETRIES = 2  # a trial whose worker died is re-run at most twice
 HEARTBEAT_INTERVAL_S = int(os.environ.get("NEURO_TRIGGER_SWEEP_HEARTBEAT_S", "30"))
 GRACE_PERIOD_S = 4 * HEARTBEAT_INTERVAL_S
@@ -40,19 +41,62 @@ def database_url(url: str) -> str:
     return url
 
 
-def shown_url(url: str | None) -> str | None:
-    """The storage URL without its password, as written to sweep.json and printed (libpq then finds the
-    password in PGPASSWORD or ~/.pgpass, or it is given again with --storage)."""
-    if url is None:
-        return None
+def _parsed(url: str):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
+        return make_url(url)
     except ArgumentError:
         raise UserError(f"--storage {url.split('@')[-1]}: not a database URL; expected "
-                        f"postgresql://USER:PW@HOST:PORT/DB") from None
+                        f"postgresql://USER@HOST:PORT/DB") from None
+
+
+def shown_url(url: str | None) -> str | None:
+    """The storage URL without its password (in the user part or as `?password=`), as written to sweep.json and
+    printed (libpq then finds the password in PGPASSWORD, PGPASSFILE or ~/.pgpass)."""
+    if url is None:
+        return None
+    parsed = _parsed(url)
+    return parsed._replace(password=None).difference_update_query(["password"]).render_as_string(
+        hide_password=False)
+
+
+def private_url(url: str | None, password_file: Path | None) -> str | None:
+    """The storage URL without its password. The password, from the URL or from `--storage-password-file`,
+    goes to PGPASSWORD of this process, where libpq reads it and the workers (local processes, SLURM tasks)
+    inherit it, so no file, pickle or log of the sweep holds it. Without either, libpq's own ways apply
+    (PGPASSWORD, PGPASSFILE, ~/.pgpass)."""
+    if url is None:
+        if password_file is not None:
+            raise UserError("--storage-password-file: only with a --storage database URL")
+        return None
+    parsed = _parsed(url)
+    password = parsed.password or parsed.query.get("password")
+    if password_file is not None:
+        if password:
+            raise UserError(f"--storage {shown_url(url)}: the URL holds a password and --storage-password-file "
+                            f"gives one too; give one of them")
+        password = read_password_file(Path(password_file))
+    if password:
+        os.environ["PGPASSWORD"] = password if isinstance(password, str) else password[0]
+    return shown_url(url)
+
+
+def read_password_file(path: Path) -> str:
+    """The password on the first line of `path`, a file only its owner may read (as libpq asks of ~/.pgpass)."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--storage-password-file {path}: cannot read it ({describe(e)})") from None
+    if mode & 0o077:
+        raise UserError(f"--storage-password-file {path}: readable by others (mode {mode & 0o777:o}); "
+                        f"expected a private file (chmod 600 {path})")
+    password = text.split("\n", 1)[0].rstrip("\r")
+    if not password:
+        raise UserError(f"--storage-password-file {path}: its first line is empty; expected the password")
+    return password
 
 
 def open_storage(sweep_dir: Path, url: str | None, attempts: int = 5) -> optuna.storages.BaseStorage:
@@ -60,11 +104,12 @@ def open_storage(sweep_dir: Path, url: str | None, attempts: int = 5) -> optuna.
 
     Processes joining an empty database at once race on creating its tables, so creation is retried.
     """
-    if url is None:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL)))
+    if url is None:  # a damaged journal is refused here, before any process appends to it
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{sweep_dir}: cannot create the sweep folder ({describe(e)})") from None
+        return journal.open_journal(sweep_dir / JOURNAL)
     from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
     kwargs = {"pool_pre_ping": True}

@@ -25,6 +25,7 @@ from neuro_trigger.runs.signals import stop_on_signals
 from neuro_trigger.sweeping import definition as definition_lib
 from neuro_trigger.sweeping import study as study_lib
 from neuro_trigger.sweeping.definition import Definition, packable
+from neuro_trigger.sweeping.journal import JournalError
 from neuro_trigger.sweeping.space import decode, encode
 from neuro_trigger.training.threads import usable_cores
 
@@ -144,6 +145,8 @@ class Worker:
                     run_dir, code = self._resume(previous, trial, params, seed, tag)
                 else:
                     run_dir, code = run_lib.execute(self._request(trial, params, seed, tag))
+        except JournalError:  # the study itself cannot be written: the sweep ends (serve)
+            raise
         except Exception as e:  # one trial's failure must not end the sweep
             log.exception("trial %d failed", trial.number)
             trial.set_user_attr("error", f"{type(e).__name__}: {e}")
@@ -168,6 +171,8 @@ class Worker:
                 for trial in trials:
                     beats.enter_context(study_lib.Heartbeat(self.storage, trial._trial_id))
                 outcomes = run_lib.execute_pack(requests)
+        except JournalError:
+            raise
         except UserError as e:
             log.warning("trials %s cannot be packed (%s): running them one by one",
                         [t.number for t in trials], e)
@@ -274,10 +279,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def serve(sweep_dir: str, storage_url: str | None, index: int | None = None, workers: int = 1) -> int:
+def serve(sweep_dir: str, storage_url: str | None, index: int | None = None, workers: int = 1,
+          errors=None) -> int:
     """Entry point of every worker process: worker `index` of `workers` started by `pool.py` (output in
     workers/worker_<index>.log), or without `index` a SLURM array task started by submitit. Runs trials until
-    none is left; the first Ctrl-C or SIGTERM stops the current run at its next step and the worker after it."""
+    none is left; the first Ctrl-C or SIGTERM stops the current run at its next step and the worker after it.
+    A journal that cannot be written (disk full) ends the worker: its one line goes to `errors` (the pool's
+    queue), or is raised (a SLURM task's result)."""
     from neuro_trigger.runs.logs import configure_console
 
     if index is None:  # `cpus` cores of the node by array task id, unless SLURM pins the tasks itself
@@ -297,9 +305,16 @@ def serve(sweep_dir: str, storage_url: str | None, index: int | None = None, wor
         slurm_job_id = None
     configure_console(interactive=False)
     threads = limit_cores(core_share(index, workers))
-    worker = Worker(Path(sweep_dir), storage_url, slurm_job_id)
-    log.info("worker pid %d on %s, %d torch threads", os.getpid(), platform.node(), threads)
-    with stop_on_signals(worker.stop):  # while a run trains, the run's own handler (the same rule) takes over
-        done = worker.run()
+    try:
+        worker = Worker(Path(sweep_dir), storage_url, slurm_job_id)
+        log.info("worker pid %d on %s, %d torch threads", os.getpid(), platform.node(), threads)
+        with stop_on_signals(worker.stop):  # while a run trains, the run's own handler (the same rule) takes over
+            done = worker.run()
+    except JournalError as e:
+        log.error("%s", e)
+        if errors is None:
+            raise
+        errors.put(str(e))
+        return 0
     log.info("worker pid %d: %d trials, stopping", os.getpid(), done)
     return done

@@ -26,8 +26,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server with one database `sweeps`; yields its URL as a user types it (postgresql://...)."""
+def postgres_server(password: str | None = None) -> Iterator[str]:
+    """Start a server with one database `sweeps`; yields its URL as a user types it (postgresql://...).
+
+    With `password`, connections over TCP must give it (scram-sha-256) as the role `sweeper`, which owns the
+    database; without, any password is accepted for `postgres` (trust)."""
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         raise RuntimeError("PostgreSQL is not installed (initdb, pg_ctl); .ci/run installs it with apt-get")
@@ -41,12 +44,20 @@ def postgres_server() -> Iterator[str]:
     def run(*command: str) -> None:
         subprocess.run([*as_user, *command], check=True, capture_output=True, text=True, cwd=folder)
 
-    run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    auth = ["--auth-local=trust", "--auth-host=scram-sha-256"] if password else ["--auth=trust"]
+    run(initdb, "-D", str(data), "-U", "postgres", *auth, "-E", "UTF8")
     run(pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60", "-o",
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
     try:
-        run(str(Path(pg_ctl).with_name("createdb")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "sweeps")
-        yield f"postgresql://postgres:secret@127.0.0.1:{port}/sweeps"
+        admin = ["-h", str(folder), "-p", str(port), "-U", "postgres"]  # the socket: trusted either way
+        if password is None:
+            run(str(Path(pg_ctl).with_name("createdb")), *admin, "sweeps")
+            yield f"postgresql://postgres:secret@127.0.0.1:{port}/sweeps"
+            return
+        run(str(Path(pg_ctl).with_name("psql")), *admin, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc",
+            f"CREATE ROLE sweeper LOGIN PASSWORD '{password}'")
+        run(str(Path(pg_ctl).with_name("createdb")), *admin, "-O", "sweeper", "sweeps")
+        yield f"postgresql://sweeper:{password}@127.0.0.1:{port}/sweeps"
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True,
                        cwd=folder)
