@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # where a figure is logged
-EPOCH = "epoch"  # TensorBoard and the progress board, at every validation epoch (`val/<name>`)
+EPOCH = "epoch"  # TensorBoard and the progress board, at every validation epoch (`val_<name>`)
 SUMMARY = "summary"  # summary.json `metrics` (overall and per expert), per split; with their `_fixed` twins
 # the test split's at the end of each expert's TensorBoard run (`test/<name>`) and in its hparams entry
 SWEEP = "sweep"  # accepted as a sweep's `--metric SPLIT/NAME` (with its `_fixed` versions)
@@ -21,7 +21,7 @@ VERDICT = "verdict"  # judged against the old network (verdict.py), in this orde
 
 @dataclass(frozen=True)
 class Metric:
-    key: str  # name in summary.json and, as `val/<name>`, in TensorBoard
+    key: str  # name in summary.json and, as `val_<name>`, in TensorBoard
     unit: str  # of the stored value: cm, deg, fraction (0-1), ratio (new / old), loss (scaled targets)
     higher_is_better: bool
     fmt: str  # display format of a value without an uncertainty to round it
