@@ -78,6 +78,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def quiet_warnings() -> None:
     """Silence the warnings every command would print and no user can act on."""
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")  # torch's pytree, inside Lightning
+    # Lightning on a machine with SLURM installed, where experts train in threads of one process, not via srun
+    warnings.filterwarnings("ignore", message="The `srun` command is available on your system but is not used")
+    # --resume reuses an expert's folders on purpose: fit.csv_history_kept keeps the metrics.csv rows
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
 def exit_without_teardown(code: int) -> NoReturn:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # where a figure is logged
-EPOCH = "epoch"  # TensorBoard and the progress board, at every validation epoch (`val/<name>`)
-SUMMARY = "summary"  # summary.json `metrics` (overall and per expert), per split
+EPOCH = "epoch"  # TensorBoard and the progress board, at every validation epoch (`val_<name>`)
+SUMMARY = "summary"  # summary.json `metrics` (overall and per expert), per split; with their `_fixed` twins
+# the test split's at the end of each expert's TensorBoard run (`test/<name>`) and in its hparams entry
 SWEEP = "sweep"  # accepted as a sweep's `--metric SPLIT/NAME` (with its `_fixed` versions)
 COMPARE = "compare"  # a column of `compare` (docs/compare.md), in this order
 SEEDS = "seeds"  # the report's table of the spread over packed seeds
@@ -20,7 +21,7 @@ VERDICT = "verdict"  # judged against the old network (verdict.py), in this orde
 
 @dataclass(frozen=True)
 class Metric:
-    key: str  # name in summary.json and, as `val/<name>`, in TensorBoard
+    key: str  # name in summary.json and, as `val_<name>`, in TensorBoard
     unit: str  # of the stored value: cm, deg, fraction (0-1), ratio (new / old), loss (scaled targets)
     higher_is_better: bool
     fmt: str  # display format of a value without an uncertainty to round it
@@ -44,23 +45,23 @@ METRICS = [  # in the order EPOCH and COMPARE list them
     _row("z_diff_std_trimmed", "cm", "lower", "epoch summary sweep compare seeds verdict", "z trimmed std", "cm"),
     _row("z_diff_std_trimmed_old", "cm", "lower", "summary sweep compare"),
     _row("z_diff_std_trimmed_vs_old", "ratio", "lower", "epoch summary sweep"),
-    _row("efficiency", "fraction", "higher", "summary sweep compare seeds verdict", "IP efficiency", "%", 100.0),
-    _row("efficiency_old", "fraction", "higher", "summary sweep compare"),
-    _row("rejection", "fraction", "higher", "summary sweep compare seeds verdict", "background rejection", "%",
+    _row("efficiency", "fraction", "higher", "epoch summary sweep compare seeds verdict", "IP efficiency", "%", 100.0),
+    _row("efficiency_old", "fraction", "higher", "epoch summary sweep compare"),
+    _row("rejection", "fraction", "higher", "epoch summary sweep compare seeds verdict", "background rejection", "%",
          100.0),
-    _row("rejection_old", "fraction", "higher", "summary sweep compare"),
+    _row("rejection_old", "fraction", "higher", "epoch summary sweep compare"),
     _row("loss_fixed_vs_old", "ratio", "lower", "summary compare"),
     _row("z_diff_std_fixed", "cm", "lower", "summary compare"),
     _row("z_diff_std_trimmed_fixed", "cm", "lower", "summary compare"),
     _row("efficiency_fixed", "fraction", "higher", "summary compare"),
     _row("rejection_fixed", "fraction", "higher", "summary compare"),
     _row("loss", "loss", "lower", "summary sweep verdict", "loss", "1e-3", 1e3),
-    _row("theta_diff_std", "deg", "lower", "summary sweep verdict", "theta std", "deg"),
-    _row("theta_diff_std_trimmed", "deg", "lower", "summary sweep verdict", "theta trimmed std", "deg"),
+    _row("theta_diff_std", "deg", "lower", "epoch summary sweep verdict", "theta std", "deg"),
+    _row("theta_diff_std_trimmed", "deg", "lower", "epoch summary sweep verdict", "theta trimmed std", "deg"),
     _row("theta_diff_std_old", "deg", "lower", "summary sweep"),
-    _row("theta_diff_std_vs_old", "ratio", "lower", "summary sweep"),
+    _row("theta_diff_std_vs_old", "ratio", "lower", "epoch summary sweep"),
     _row("theta_diff_std_trimmed_old", "deg", "lower", "summary sweep"),
-    _row("theta_diff_std_trimmed_vs_old", "ratio", "lower", "summary sweep"),
+    _row("theta_diff_std_trimmed_vs_old", "ratio", "lower", "epoch summary sweep"),
 ]
 BY_NAME = {m.key: m for m in METRICS}
 VERDICT_ORDER = ("loss", "z_diff_std", "z_diff_std_trimmed", "theta_diff_std", "theta_diff_std_trimmed",

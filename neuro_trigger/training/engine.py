@@ -129,7 +129,8 @@ class PackModule(pl.LightningModule):
         shown = torch.where(active | improved, logged, float("inf"))
         best = int(torch.argmin(shown)) if torch.isfinite(shown).any() else int(torch.argmin(self.best_val))
         if self.validation_figures is None:
-            self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy())
+            self.validation_figures = ValidationFigures(y.double().numpy(), reference.double().numpy(),
+                                                       self.config["z_cut_cm"])
         self.last_val_pred = pred[best].numpy()
         figures = self.validation_figures.figures(pred[best].double().numpy())
         per_copy = ({f"val_loss_{label}": float(losses[k]) for k, label in enumerate(self.labels)}

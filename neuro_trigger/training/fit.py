@@ -30,6 +30,7 @@ from neuro_trigger.training.plot_callback import PlotCallback
 from neuro_trigger.training.progress import ProgressBoard, ProgressCallback
 from neuro_trigger.training.result import ExpertResult
 from neuro_trigger.training.stop import TrainingStopped
+from neuro_trigger.training.tensorboard_summary import write_final_summary
 
 log = logging.getLogger("neuro_trigger.training")
 
@@ -96,6 +97,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     if len(copies.networks) > 1:
         record_copies(module, copies, best, data, result)
     result.predictions, result.metrics = evaluate_expert(network, data)
+    write_final_summary(trainer.loggers, copies.configs[best], data.expert, result.metrics["test"], epochs)
     plots_started = time.monotonic()
     write_expert_plots(expert_dir, data, result.predictions, result.metrics)
     plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
