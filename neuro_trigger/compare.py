@@ -6,6 +6,7 @@ RUN is a run folder, a config folder (all its versions) or the log root (all run
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
     experts = any(row["scope"] != "overall" for row in result["rows"])
     differing = bool(result["differing_hyperparameters"])
     table = Table(title=f"{result['split']} split, sorted by {result['metric']}; value ± statistical error")
-    table.add_column("run", overflow="fold")
+    table.add_column("run", no_wrap=True)
     table.add_column("description", overflow="fold", max_width=30)
     for name, shown in (("scope", experts), ("data", result["data_mismatch"]), ("differs", differing)):
         if shown:
@@ -102,9 +103,9 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
 
 
 def console() -> Console:
-    """The terminal's width (or COLUMNS) on a terminal; piped, no width limit, so that a script finds every run's
-    name whole on its line (rich would wrap the table at 80 columns)."""
-    return Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)
+    """The terminal's width on a terminal, or COLUMNS where it is set; piped without COLUMNS, no width limit (rich
+    would wrap the table at 80 columns). Either way a run's name is never wrapped, so a script finds it whole."""
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=PIPED_WIDTH)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,8 @@ def _read_header(path: Path) -> list[str]:
         with _open_text(path) as f:
             header = f.readline(HEADER_LIMIT)
             blank = f.readline(HEADER_LIMIT)
+    except gzip.BadGzipFile as e:
+        raise UserError(f"{path}: not a valid gzip file ({e})") from None
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read as a neuroresults text file ({e})") from None
     if not header:
