@@ -92,10 +92,10 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
         console.print(f"[bold red]warning:[/] the runs used {result['data_sets']} different data sets (column "
                       "'data'): numbers of different letters are not comparable")
     if result["fingerprinted_by_bytes"]:
-        console.print(f"note: the data fingerprints were computed differently: "
-                      f"{', '.join(map(_short, result['fingerprinted_by_bytes']))} recorded only the bytes of their "
-                      f"data files (a release before content fingerprints), the others the decompressed content; "
-                      f"such a run counts as the same data only where the file bytes are identical",
+        by_bytes = ", ".join(escape(_short(path).plain) for path in result["fingerprinted_by_bytes"])
+        console.print(f"note: the data fingerprints were computed differently: {by_bytes} recorded only the bytes "
+                      f"of their data files (a release before content fingerprints), the others the decompressed "
+                      f"content; such a run counts as the same data only where the file bytes are identical",
                       soft_wrap=True)
     for run in result["unfinished"]:
         console.print(f"not finished: {escape(printable(run['runs'][0]))} (status: {escape(printable(run['status']))})",

@@ -43,7 +43,7 @@ def embedded_files(name: str = "synthetic") -> dict[str, list[Path]]:
     if all(f[0].is_file() for f in files.values()):
         return files
     folder.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating the embedded synthetic data set {name} (once, ~10 s) into {folder} ...", file=sys.stderr,
+    print(f"generating the embedded {name.replace('_', ' ')} data set (once, ~10 s) into {folder} ...", file=sys.stderr,
           flush=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
     try:
