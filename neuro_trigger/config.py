@@ -309,12 +309,12 @@ def _check_pack(pack: dict) -> None:
 def _check_values(config: dict, where: str) -> None:
     for key in config:
         _check_allowed(key, config[key], where)
-    families.check_config(config, where)
     experts = config["experts"]
     valid = experts == [ALL_EXPERTS] or (experts and all(type(x) is int and x in EXPERTS for x in experts)
                                          and len(set(experts)) == len(experts))
     if not valid:
         raise UserError(f"{where}: 'experts' must be distinct numbers of 0..4, or [-1], got {short_repr(experts)}")
+    families.check_config(config, where)  # after the generic checks: a family narrows what they allow
     try:
         try:
             parse_filter(config["filter"])
