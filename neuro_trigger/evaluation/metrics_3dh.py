@@ -50,12 +50,14 @@ def roc_auc(score: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
 
 
 def roc_curve(score: np.ndarray, positive: np.ndarray, points: int = ROC_POINTS) -> dict:
-    """Efficiency (true positive rate) and false positive rate at `points` cuts over [-1, 1]."""
+    """Efficiency (true positive rate) and false positive rate at `points` cuts over [-1, 1], with the counts of
+    true and false tracks behind them (the plot's uncertainty bands)."""
     cuts = np.linspace(-1.0, 1.0, points)
     above = score[None, :] > cuts[:, None]
     n1, n0 = max(int(positive.sum()), 1), max(int((~positive).sum()), 1)
     return {"cut": cuts.tolist(), "efficiency": (above[:, positive].sum(1) / n1).tolist(),
-            "false_positive_rate": (above[:, ~positive].sum(1) / n0).tolist()}
+            "false_positive_rate": (above[:, ~positive].sum(1) / n0).tolist(),
+            "positives": int(positive.sum()), "negatives": int((~positive).sum())}
 
 
 def _fraction(name: str, passed: np.ndarray, selected: np.ndarray) -> dict:

@@ -4,33 +4,39 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from neuro_trigger.atomic import atomic_path
 from neuro_trigger.constants import z_to_cm
-from neuro_trigger.evaluation import plots  # noqa: F401  (selects the headless backend)
 from neuro_trigger.evaluation.metrics import Z_BIN_EDGES_CM
+from neuro_trigger.evaluation.plot_style import save, step
 
 
 def write_overlay(runs: list[tuple[str, dict, dict]], split: str, out: Path) -> None:
-    """Per run (label, its metrics of `split`, its RecoZ / ScaleZ / PredZ prediction columns): one curve each."""
-    fig = Figure(figsize=(12, 4.8), dpi=90, layout="constrained")
+    """Per run (label, its metrics of `split`, its RecoZ / ScaleZ / PredZ prediction columns): one curve each,
+    the resolutions with their bootstrap errors, the differences as fractions of each run's tracks (runs of
+    different sizes compare) with ± √n bands."""
+    fig = Figure(figsize=(13, 4.8), dpi=90, layout="constrained")
     resolution, differences = fig.subplots(1, 2)
     centres = (Z_BIN_EDGES_CM[:-1] + Z_BIN_EDGES_CM[1:]) / 2
+    width = np.diff(Z_BIN_EDGES_CM)
     bins = np.linspace(-50, 50, 101)
-    old_drawn = False
-    for label, metrics, columns in runs:
-        binned = metrics["z_resolution_vs_z"]
-        resolution.plot(centres, np.asarray(binned["new"], float), "o-", label=label)  # None (JSON null) -> NaN
-        z_reco = z_to_cm(columns["RecoZ"])
-        differences.hist(np.clip(z_reco - z_to_cm(columns["PredZ"]), -50, 50), bins, histtype="step", label=label)
-        if not old_drawn:
-            resolution.plot(centres, np.asarray(binned["old"], float), "s--", color="black", label="old network")
-            differences.hist(np.clip(z_reco - z_to_cm(columns["ScaleZ"]), -50, 50), bins, histtype="step",
-                             color="black", ls="--", label="old network")
-            old_drawn = True
+    curves = [(label, metrics["z_resolution_vs_z"], "new", z_to_cm(columns["RecoZ"]) - z_to_cm(columns["PredZ"]),
+               {}) for label, metrics, columns in runs]
+    if runs:  # the old network once, from the first run (the same hardware prediction in every file)
+        _, metrics, columns = runs[0]
+        curves.append(("old network", metrics["z_resolution_vs_z"], "old",
+                       z_to_cm(columns["RecoZ"]) - z_to_cm(columns["ScaleZ"]), {"color": "black", "ls": "--"}))
+    for place, (label, binned, which, diff, style) in enumerate(curves):
+        x = centres + (place - (len(curves) - 1) / 2) * 0.8 * width / max(len(curves), 1)
+        errors = binned.get(f"{which}_err")
+        line = resolution.errorbar(x, np.asarray(binned[which], float), None if errors is None else
+                                   np.asarray(errors, float), fmt="s" if which == "old" else "o", ms=3, capsize=2,
+                                   lw=1, color=style.get("color"), label=label)  # None (JSON null) -> NaN
+        color = style.get("color") or line.lines[0].get_color()
+        step(differences, np.clip(diff, -50, 50), bins, normalise=True, color=color, ls=style.get("ls", "-"),
+             label=f"{label} ({len(diff)} tracks)")
     resolution.set(xlabel="reco z [cm]", ylabel="trimmed std of z_reco - z_pred [cm]", ylim=(0, None),
-                   title=f"resolution vs reco z ({split})")
-    differences.set(xlabel="z_reco - z_pred [cm]", ylabel="tracks", yscale="log", title=f"z differences ({split})")
-    resolution.legend(fontsize=8)
-    differences.legend(fontsize=8)
-    with atomic_path(out) as tmp:  # a full disk leaves no half-written figure
-        fig.savefig(tmp, format=Path(out).suffix.lstrip(".") or "png")
+                   title=f"resolution vs reco z ({split}), bootstrap errors")
+    differences.set(xlabel="z_reco - z_pred [cm] (overflow in the outer bins)", ylabel="fraction of tracks",
+                    yscale="log", title=f"z differences ({split}), normalised, ± √n bands")
+    for ax in (resolution, differences):
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
+    save(fig, Path(out), Path(out).suffix.lstrip(".") or "png")  # atomic: a full disk leaves no half-written figure

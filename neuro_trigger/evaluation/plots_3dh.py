@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from neuro_trigger.evaluation.metrics_3dh import CLASSES
-from neuro_trigger.evaluation.plots import _figure, write_figures
+from neuro_trigger.evaluation.plot_style import figure as _figure, legend_outside
+from neuro_trigger.evaluation.plots import write_figures
+from neuro_trigger.evaluation.uncertainty import wilson_arrays
 
 
 def roc_figure(metrics: dict, title: str):
@@ -16,11 +18,16 @@ def roc_figure(metrics: dict, title: str):
             if roc is None:
                 continue
             auc = metrics.get(f"{name}{suffix}_auc", np.nan)
-            ax.plot(roc["false_positive_rate"], roc["efficiency"], style,
-                    label=f"{name.upper()}{' fixed point' if suffix else ''} (area {auc:.4f})")
+            line, = ax.plot(roc["false_positive_rate"], roc["efficiency"], style,
+                            label=f"{name.upper()}{' fixed point' if suffix else ''} (area {auc:.4f})")
+            if roc.get("positives"):  # the efficiency's 95% Wilson band at each cut
+                efficiency = np.asarray(roc["efficiency"], float)
+                lo, hi, _ = wilson_arrays(np.round(efficiency * roc["positives"]), np.full(len(efficiency),
+                                                                                           roc["positives"]))
+                ax.fill_between(roc["false_positive_rate"], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
     ax.set(xlabel="false positive rate", ylabel="efficiency", title=f"ROC, {title}")
-    ax.legend(loc="lower right")
+    legend_outside(ax, title="bands: 95% Wilson")
     return fig
 
 
@@ -38,7 +45,7 @@ def efficiency_figure(metrics: dict, quantity: str, unit: str, title: str):
                         label=f"{name.upper()}{' fixed point' if suffix else ''}")
     ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel="efficiency at the cut", ylim=(0, 1.05),
            title=f"efficiency vs {quantity}, {title}")
-    ax.legend(loc="lower left")
+    legend_outside(ax, title="95% Wilson intervals")
     return fig
 
 

@@ -47,14 +47,16 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
     metrics = {}
     if "test" in combined:
         metrics["test"] = _result(jobs.pop("test"))
-        tracks, pred, reference, _, _ = combined["test"]
+        tracks, pred, reference, _, fixed = combined["test"]
+        curves = plots.fixed_point_curves(None if fixed is None else fixed[1],
+                                          metrics["test"].get("z_resolution_vs_z_fixed"))
         shares = offload.figure_shares()
         for share in range(shares):
             offload.submit_background(
                 plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
                 z_to_cm(reference[:, 0]), metrics["test"]["z_resolution_vs_z"], "all experts, test",
                 config["z_cut_cm"], plots.theta_degrees(tracks.reco, pred, reference),
-                tracks.trigger_track_column("2DPt"), part=(share, shares))
+                tracks.trigger_track_column("2DPt"), part=(share, shares), fixed=curves)
     for split, (tracks, pred, _, expert, fixed) in combined.items():  # beside the workers' evaluation and plots
         export.write_predictions(run_dir, split, tracks, pred, expert,
                                  None if fixed is None else fixed[0].astype(np.int64),

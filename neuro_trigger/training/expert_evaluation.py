@@ -18,7 +18,7 @@ from neuro_trigger.evaluation import offload, plots
 from neuro_trigger.evaluation.fixed_twins import split_evaluation, twin_network
 from neuro_trigger.evaluation.plots_3dh import write_plots_3dh
 from neuro_trigger.evaluation.report import ERRORS_OF_SPLIT
-from neuro_trigger.hardware.fixed_point import FixedPointNetwork
+from neuro_trigger.hardware.fixed_point import FixedPointNetwork, Precision
 from neuro_trigger.training.batches import PermutationSampler
 from neuro_trigger.training.expert_data import ExpertData
 
@@ -95,8 +95,19 @@ def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, me
         sampler = make_sampler(data)
         edges = z_to_cm(np.linspace(-1, 1, sampler.n_buckets + 1))
         buckets = (z_to_cm(data.splits["train"].z_reco), edges, sampler.probabilities, f"expert {data.expert}, train")
+    fixed = plots.fixed_point_curves(fixed_predictions(predictions, "test"),
+                                     metrics["test"].get("z_resolution_vs_z_fixed"))
     shares = offload.figure_shares()
     for share in range(shares):
         offload.submit_background(plots.write_split_plots, expert_dir / "plots", z_reco, z_pred, z_old,
                                   metrics["test"]["z_resolution_vs_z"], title, data.config["z_cut_cm"], theta,
-                                  test.trigger_track_column("2DPt"), buckets, part=(share, shares))
+                                  test.trigger_track_column("2DPt"), buckets, part=(share, shares), fixed=fixed)
+
+
+def fixed_predictions(predictions: dict, split: str) -> np.ndarray | None:
+    """A deployable network's fixed-point predictions of `split` (its output nodes over the precision's one),
+    from the evaluation (`SplitPredictions`); None where it has none."""
+    network, nodes = getattr(predictions, "fixed_network", None), getattr(predictions, "fixed_nodes", {}).get(split)
+    if network is None or nodes is None:
+        return None
+    return nodes / float(Precision.of(network.precision).one)
