@@ -31,8 +31,8 @@ COLOR = {NEW: "tab:blue", FIXED: "tab:green", OLD: "tab:orange"}
 MARKER = {NEW: "o", FIXED: "^", OLD: "s"}
 
 
-def _stats(diff: np.ndarray, unit: str) -> str:
-    return f"std {np.std(diff):.2f}, trimmed {trimmed_std(diff):.2f} {unit}" if len(diff) else "no rows"
+def _stats(diff: np.ndarray, unit: str, sep: str = ", ") -> str:
+    return f"std {np.std(diff):.2f} {unit}{sep}trimmed {trimmed_std(diff):.2f} {unit}" if len(diff) else "no rows"
 
 
 def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str, quantity: str = "z", unit: str = "cm",
@@ -47,10 +47,10 @@ def z_reco_vs_pred(z_reco: np.ndarray, z_pred: np.ndarray, title: str, quantity:
                       norm=LogNorm(vmin=1, vmax=max(counts.max(), 1)))
     colorbar = fig.colorbar(image, ax=ax, label="tracks", fraction=0.08, pad=0.03)
     colorbar.formatter, colorbar.minorformatter = PlainLogFormatter(), PlainLogFormatter(labelOnlyBase=False)
-    ax.plot(extent, extent, color="red", lw=0.8, label=f"n = {len(diff)}, mean {np.mean(diff):.2f} {unit}\n"
-            f"float: {_stats(diff, unit)}")
+    ax.plot(extent, extent, color="red", lw=0.8, label=f"n = {len(diff)}\nmean {np.mean(diff):.2f} {unit}\n"
+            f"float:\n{_stats(diff, unit, chr(10))}")
     if z_fixed is not None:  # the same tracks through the FPGA's arithmetic: its numbers beside the float ones
-        ax.plot([], [], " ", label=f"fixed point: {_stats(z_reco - z_fixed, unit)}")
+        ax.plot([], [], " ", label=f"fixed point:\n{_stats(z_reco - z_fixed, unit, chr(10))}")
     ax.set(xlabel=f"reco {quantity} [{unit}]", ylabel=f"predicted {quantity} [{unit}] (float)", title=title,
            aspect="equal", xlim=extent, ylim=extent)
     legend_outside(ax, x=0.72)

@@ -19,6 +19,10 @@ from neuro_trigger.evaluation.plot_style import CURVES_KEY
 from neuro_trigger.evaluation.report_tables import verdict_table
 
 RUN_FOLDER = "run"  # the key of the run's own plots/ in `figure_groups` (the combined network of all experts)
+# the order figures are shown in, as a talk would go: z first, then the trigger, theta, the sampler; others after
+FIGURE_ORDER = ("z_reco_vs_pred", "z_diff_hist", "z_resolution_vs_z", "z_pred_hist", "efficiency_vs_z",
+                "trigger_vs_cut", "z_resolution_vs_theta", "z_resolution_vs_pt", "theta_reco_vs_pred",
+                "theta_diff_hist", "z_buckets", "roc", "efficiency_vs_theta")
 
 
 @dataclass
@@ -44,7 +48,8 @@ def figure_groups(images: list[Path]) -> dict[str, list[Path]]:
         owner = path.parent.parent.name if path.parent.name == "plots" else path.parent.name
         key = RUN_FOLDER if path.parent.name == "plots" and not owner.startswith("expert_") else owner
         groups.setdefault(key, []).append(path)
-    return groups
+    rank = {name: i for i, name in enumerate(FIGURE_ORDER)}
+    return {key: sorted(paths, key=lambda p: (rank.get(p.stem, len(rank)), p.stem)) for key, paths in groups.items()}
 
 
 def png_curves(data: bytes) -> list[str]:
@@ -76,8 +81,8 @@ def figure_html(path: Path) -> str:
     e = html.escape
     fixed = any("fixed point" in c for c in curves)
     caption = e(path.stem) + (" <span class='tag'>float and fixed point</span>" if fixed else "")
-    return (f"<figure><img alt='{e(path.stem)}' title='{e(path.parent.parent.name)}/{e(path.stem)}' "
-            f"data-curves='{e(' | '.join(curves))}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+    return (f'<figure><img alt="{e(path.stem)}" title="{e(path.parent.parent.name)}/{e(path.stem)}" '
+            f'data-curves="{e(" | ".join(curves))}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
@@ -94,15 +99,18 @@ def _facts_table(expert: dict) -> str:
     """An expert's training at a glance, rounded to what the numbers carry."""
     rows = [("epochs", expert.get("epochs")), ("best val loss", _g(expert.get("best_val_loss"), 4)),
             ("training time [s]", _g(expert.get("train_time_s"), 3)),
-            ("samples per s", _g(expert.get("samples_per_s"), 3)), ("best seed", expert.get("best_seed")),
+            ("samples per s", _g(expert.get("samples_per_s"), 3, whole=True)), ("best seed", expert.get("best_seed")),
             ("status", expert.get("status")), ("error", expert.get("error"))]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
                    if v is not None)
     return f"<table class='facts'>{body}</table>"
 
 
-def _g(value, digits: int):
-    return None if not isinstance(value, (int, float)) else f"{value:.{digits}g}"
+def _g(value, digits: int, whole: bool = False):
+    """`value` to `digits` significant digits; `whole`: written out as an integer (44200, not 4.42e+04)."""
+    if not isinstance(value, (int, float)):
+        return None
+    return f"{float(f'{value:.{digits}g}'):.0f}" if whole else f"{value:.{digits}g}"
 
 
 def deployability_line(entry: dict | None) -> str:
@@ -150,8 +158,9 @@ CLASSIFICATION_FIGURES = ("roc", "efficiency_vs_z", "efficiency_vs_theta")  # NN
 
 
 def output_sections(summary: dict, figures: dict) -> list[Section]:
-    """A multi-output (3DH) network (none for a classic run): one section per output with its float and fixed-point figure against the
-    trivial predictor; the classification figures (NNT and STT drawn together) in the NNT section."""
+    """A multi-output (3DH) network (none for a classic run): one section per output with its float and
+    fixed-point figure against the trivial predictor; the classification figures (NNT and STT drawn together)
+    in the NNT section."""
     if not verdict_3dh.is_3dh(summary):
         return []
     metrics = summary.get("metrics", {}).get("test", {})

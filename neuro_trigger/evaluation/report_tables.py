@@ -77,9 +77,9 @@ def _decimals(err: float | None) -> int | None:
 
 
 def seeds_section(summary: dict, split: str = "test") -> str:
-    """Packed seeds: each seed's figures, then their mean ± std over the seeds (empty for a single seed). Every
-    number is rounded as the mean ± std is: to the spread over seeds, or to the run's statistical error where
-    that is smaller (each seed's value is measured on the same tracks)."""
+    """Packed seeds: each seed's figures, then their mean ± std over the seeds (empty for a single seed). The
+    mean is rounded to the std; each seed's value to the run's statistical error or the std, whichever is smaller
+    (every seed is measured on the same tracks, so their differences can be smaller than the spread)."""
     seeds = summary.get("seeds")
     if not seeds:
         return ""
@@ -106,8 +106,13 @@ def seeds_section(summary: dict, split: str = "test") -> str:
         metrics = entry["metrics"].get(split, {})
         cells = "".join(f"<td>{shown(metrics.get(name), name)}</td>" for name in SEED_FIGURES)
         rows.append(f"<tr><td>seed {entry['seed']} <small>{e(entry['weights'])}</small></td>{cells}</tr>")
-    cells = "".join(f"<td>{shown(spread.get(name, {}).get('mean'), name)} ± "
-                    f"{shown(spread.get(name, {}).get('std'), name)}</td>" for name in SEED_FIGURES)
+    def mean_std(name):  # the mean rounded to the spread, as `format_pm` writes any value ± its error
+        scale, mean, std = metric_table.BY_NAME[name].scale, *(spread.get(name, {}).get(k) for k in ("mean", "std"))
+        if not isinstance(mean, (int, float)):
+            return "-"
+        return verdict_lib.format_pm(mean * scale, float("nan") if std is None else std * scale)
+
+    cells = "".join(f"<td>{mean_std(name)}</td>" for name in SEED_FIGURES)
     rows.append(f"<tr><th>mean ± std</th>{cells}</tr>")
     return (f"<h3>{len(seeds['per_seed'])} seeds, trained packed</h3><p>{split} split. weights.json holds each "
             f"expert's copy with the lowest val loss ({best}); the spread over seeds is the training's own "
