@@ -12,7 +12,7 @@ from neuro_trigger.data.splits import shared_data_warning
 from neuro_trigger.evaluation import verdict as verdict_lib, verdict_3dh
 from neuro_trigger.evaluation.report_sections import SECTION_BUILDERS, Section, figure_groups, toc
 from neuro_trigger.evaluation.report_tables import (fingerprints, links, seeds_section, verdict_sentences,
-                                                    verdict_table)
+                                                    verdict_table, verdict_table_3dh)
 
 __all__ = ["ERRORS_OF_SPLIT", "SHOWN_SPLITS", "render", "seeds_section", "verdict_table"]
 
@@ -53,7 +53,7 @@ def deployability(summary: dict) -> str:
 
 def _verdict_blocks(summary: dict) -> list[str]:
     if verdict_3dh.is_3dh(summary):
-        return [verdict_3dh.html_section(summary)]
+        return [verdict_table_3dh(summary)]
     e = html.escape
     z_cut = e(str(summary.get("metrics", {}).get("test", {}).get("z_cut_cm", "")))
     return [

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from neuro_trigger.evaluation import verdict as verdict_lib, verdict_3dh
-from neuro_trigger.evaluation.verdict import format_pm
 from neuro_trigger.evaluation.plot_style import CURVES_KEY
-from neuro_trigger.evaluation.report_tables import verdict_table
+from neuro_trigger.evaluation.report_tables import output_cells, verdict_table
 
 RUN_FOLDER = "run"  # the key of the run's own plots/ in `figure_groups` (the combined network of all experts)
 # the order figures are shown in, as a talk would go: z first, then the trigger, theta, the sampler; others after
@@ -171,12 +170,8 @@ def output_sections(summary: dict, figures: dict) -> list[Section]:
             del figures[name]
     sections = []
     for row in verdict_3dh.rows(metrics):
-        unit = f" {row['unit']}" if row["unit"] else ""
-        cells = "".join(f"<td class='{html.escape(row['verdict' + fixed].split()[0])}'>"
-                        f"{html.escape(format_pm(row['value' + fixed], row['error' + fixed]) + unit)}<br>"
-                        f"<small>{html.escape(row['verdict' + fixed])}</small></td>" for fixed in ("", "_fixed"))
         table = (f"<table><tr><th>test</th><th>float</th><th>fixed point</th><th>trivial</th></tr><tr><td>"
-                 f"{html.escape(row['figure'])}</td>{cells}<td>{row['trivial']:.4g}{html.escape(unit)}</td></tr>")
+                 f"{html.escape(row['figure'])}</td>{output_cells(row)}</tr>")
         if "efficiency" in row:
             table += "".join(f"<tr><td>{k} at the cut</td><td>{row[k]:.3f}</td><td>{row[k + '_fixed']:.3f}</td>"
                              f"<td>-</td></tr>" for k in ("efficiency", "purity"))

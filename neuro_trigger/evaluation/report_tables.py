@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from neuro_trigger.evaluation import metric_table, verdict as verdict_lib
+from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdict_3dh
 
 
 def _cell(j: verdict_lib.Judgement | None) -> str:
@@ -149,3 +149,28 @@ def links(run_dir: Path) -> str:
     items = "".join(f"<li><a href='{html.escape(p.relative_to(run_dir).as_posix())}'>"
                     f"{html.escape(p.relative_to(run_dir).as_posix())}</a></li>" for p in found)
     return f"<ul class='links'>{items}</ul>" if items else "<p>no files yet</p>"
+
+
+def output_cells(row: dict) -> str:
+    """A 3DH output's float and fixed-point cells (`verdict_3dh.rows`), value ± error rounded to the error, and
+    the trivial predictor's value."""
+    unit = f" {row['unit']}" if row["unit"] else ""
+    cells = "".join(f"<td class='{html.escape(row['verdict' + fixed].split()[0])}'>"
+                    f"{html.escape(verdict_lib.format_pm(row['value' + fixed], row['error' + fixed]) + unit)}<br>"
+                    f"<small>{html.escape(row['verdict' + fixed])}</small></td>" for fixed in ("", "_fixed"))
+    return cells + f"<td>{row['trivial']:.4g}{html.escape(unit)}</td>"
+
+
+def verdict_table_3dh(summary: dict, split: str = "test") -> str:
+    """A 3DH run's verdict: per output its figure, float and fixed point, against the trivial predictor, and the
+    fixed-point pre-activations' distance from wrapping."""
+    metrics = summary.get("metrics", {}).get(split, {})
+    rows = "".join(f"<tr><td>{html.escape(r['output'])} {html.escape(r['figure'])}</td>{output_cells(r)}</tr>"
+                   for r in verdict_3dh.rows(metrics))
+    wrap = ""
+    if "wrap_tracks" in metrics:
+        wrap = (f"<p>wrap: {metrics['wrap_tracks']} tracks reach |pre-activation| &gt;= "
+                f"{metrics['wrap_at'] - metrics['wrap_margin']:g} (largest {metrics['max_preactivation']:.2f})</p>")
+    return (f"<h3>Verdict per output against the trivial predictor ({split} split)</h3><p>Better or worse: a "
+            "difference beyond two standard errors; ± is one standard error.</p><table><tr><th>output</th>"
+            f"<th>float</th><th>fixed point</th><th>trivial</th></tr>{rows}</table>{wrap}")
