@@ -22,7 +22,7 @@ SHOWN_SPLITS = ("test", "val")
 ERRORS_OF_SPLIT = {"test": "verdict_and_plots", "val": "verdict", "train": "none"}
 STYLE = """body{font-family:sans-serif;margin:2em auto;max-width:1320px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}
-th{background:#eee}td:first-child{text-align:left}td.path{text-align:left;word-break:break-all}
+th{background:#eee}td:first-child{text-align:left}td.path{word-break:break-all}.fingerprints td{text-align:left}
 .better{background:#d9f2d9}.worse{background:#f9dcdc}.unknown{color:#888}ul.verdict li{margin:4px 0}
 .scroll{overflow-x:auto;max-width:100%}section{border-top:2px solid #ccc;margin-top:2em}
 .figures{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;width:640px;max-width:100%}
