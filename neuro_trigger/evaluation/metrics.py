@@ -91,16 +91,23 @@ def _bin_errors(replicas: dict, n_bins: int, network: str) -> list[float]:
             else float("nan") for i in range(n_bins)]
 
 
-def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray, edges: np.ndarray) -> dict:
+def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray, edges: np.ndarray,
+                      diff_fixed: np.ndarray | None = None) -> dict:
     """Trimmed resolution of the network and the old network in bins of x (rows outside the edges dropped),
-    with bootstrap errors and counts: what the resolution-vs-pT and -theta plots draw."""
+    with bootstrap errors and counts: what the resolution-vs-pT and -theta plots draw. With `diff_fixed` also
+    the fixed-point twin's (`fixed`, `fixed_err`), from the same replicas (one bootstrap, not two)."""
     inside = (x >= edges[0]) & (x <= edges[-1])
-    x, diff_new, diff_old = x[inside], diff_new[inside], diff_old[inside]
-    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, {"new": diff_new, "old": diff_old}, edges))
+    diffs = {"new": diff_new[inside], "old": diff_old[inside]}
+    if diff_fixed is not None:
+        diffs["fixed"] = diff_fixed[inside]
+    x = x[inside]
+    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, diffs, edges))
     n_bins = len(edges) - 1
-    return {"edges": np.asarray(edges, float).tolist(), "counts": np.histogram(x, edges)[0].tolist(),
-            "new": trimmed_std_in_bins(x, diff_new, edges), "old": trimmed_std_in_bins(x, diff_old, edges),
-            "new_err": _bin_errors(replicas, n_bins, "new"), "old_err": _bin_errors(replicas, n_bins, "old")}
+    result = {"edges": np.asarray(edges, float).tolist(), "counts": np.histogram(x, edges)[0].tolist()}
+    for network, diff in diffs.items():
+        result[network] = trimmed_std_in_bins(x, diff, edges)
+        result[f"{network}_err"] = _bin_errors(replicas, n_bins, network)
+    return result
 
 
 def _figure_names(quantities: list) -> list[str]:

@@ -258,8 +258,9 @@ def _split_figure_builders(z_reco: np.ndarray, z_pred: np.ndarray, z_old: np.nda
 def _resolution_in_bins(x: np.ndarray, diff: np.ndarray, diff_old: np.ndarray, diff_fixed: np.ndarray | None,
                         edges: np.ndarray, xlabel: str, title: str, log_x: bool = False) -> Figure:
     """`resolution_vs` of bins of `x` (theta, pT), bootstrapped here, the fixed-point twin's too where given."""
-    fixed = None if diff_fixed is None else binned_resolution(x, diff_fixed, diff_old, edges)
-    return resolution_vs(binned_resolution(x, diff, diff_old, edges), xlabel, title, log_x, fixed)
+    binned = binned_resolution(x, diff, diff_old, edges, diff_fixed)
+    fixed = None if diff_fixed is None else {"new": binned["fixed"], "new_err": binned["fixed_err"]}
+    return resolution_vs(binned, xlabel, title, log_x, fixed)
 
 
 def write_figures(folder: Path, figures: dict[str, Figure]) -> list[Path]:
