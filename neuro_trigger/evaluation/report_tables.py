@@ -121,8 +121,8 @@ def seeds_section(summary: dict, split: str = "test") -> str:
 
 
 def fingerprints(summary: dict) -> str:
-    """What the run is made of, to tell two runs apart: each data file's content hash and rows, the resolved
-    config's hash (sha256 of its canonical JSON), the code's git id and the seed."""
+    """What the run is made of, to tell two runs apart: each data file's content hash, the resolved config's
+    hash (sha256 of its canonical JSON), the code's git id and the seed."""
     e = html.escape
     rows = []
     for split, files in summary.get("data", {}).items():
@@ -130,7 +130,10 @@ def fingerprints(summary: dict) -> str:
             digest = f.get("content_sha256") or f.get("sha256") or ""
             rows.append(f"<tr><td>data: {e(split)}</td><td><code>{e(str(digest)[:16])}</code></td>"
                         f"<td class='path'>{e(str(f.get('path', '')))}</td></tr>")
-    config = json.dumps(summary.get("config", {}), sort_keys=True, default=str)
+    # without the data files (fingerprinted by content above) and the description: the same network definition
+    # trained on the same data has the same fingerprint wherever the files lie
+    config = json.dumps({k: v for k, v in summary.get("config", {}).items() if k not in ("data", "description")},
+                        sort_keys=True, default=str)
     rows.append(f"<tr><td>config</td><td><code>{hashlib.sha256(config.encode()).hexdigest()[:16]}</code></td>"
                 f"<td>{e(str(summary.get('config_name', '')))}, seed {e(str(summary.get('seed', '')))}</td></tr>")
     rows.append(f"<tr><td>code</td><td><code>{e(str(summary.get('git_id', ''))[:16])}</code></td>"
