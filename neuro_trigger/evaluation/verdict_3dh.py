@@ -4,8 +4,6 @@
 same tracks (constant z and theta at the median target: its trimmed std; the class prior: ROC area 0.5), float
 and fixed point side by side. A difference within two standard errors is "not significant".
 """
-import html
-
 import numpy as np
 
 from neuro_trigger.evaluation.metrics_3dh import CLASSES
@@ -76,18 +74,3 @@ def lines(summary: dict, split: str = "test") -> list[str]:
     for expert, entry in summary.get("deployable", {}).items():
         out.append(f"  deployable: {'yes' if entry['deployable'] else 'no, ' + str(entry['reason'])}")
     return out
-
-
-def html_section(summary: dict) -> str:
-    """The verdict as the report's table."""
-    e = html.escape
-    metrics = summary.get("metrics", {}).get("test", {})
-    body = "".join(
-        f"<tr><td>{e(r['output'])} {e(r['figure'])}</td><td class='{e(r['verdict'].split()[0])}'>"
-        f"{e(_pm(r['value'], r['error']))} {e(r['unit'])}<br><small>{e(r['verdict'])}</small></td>"
-        f"<td class='{e(r['verdict_fixed'].split()[0])}'>{e(_pm(r['value_fixed'], r['error_fixed']))} {e(r['unit'])}"
-        f"<br><small>{e(r['verdict_fixed'])}</small></td><td>{r['trivial']:.4g} {e(r['unit'])}</td></tr>"
-        for r in rows(metrics))
-    return ("<h2>Verdict per output against the trivial predictor (test split)</h2><table><tr><th>output</th>"
-            "<th>float</th><th>fixed point</th><th>trivial</th></tr>" + body + "</table><pre>"
-            + e("\n".join(lines(summary)[1:])) + "</pre>")
