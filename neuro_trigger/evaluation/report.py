@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from neuro_trigger.data.splits import shared_data_warning
-from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdict_3dh
+from neuro_trigger.evaluation import metric_table, precision_plots, verdict as verdict_lib, verdict_3dh
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
 # run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
@@ -127,6 +127,7 @@ def render(summary: dict, images: list[Path]) -> str:
           if w],
         *([verdict_3dh.html_section(summary)] if verdict_3dh.is_3dh(summary) else classic_verdict),
         seeds_section(summary, "test"),
+        precision_plots.report_section(Path(summary.get("run_dir", ""))),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",
         f"<h2>Reproduce</h2><p>git id: <code>{e(str(summary.get('git_id', '')))}</code>, seed "
