@@ -193,7 +193,9 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
     rows = {name: np.ones(len(x), bool) if three_dh else rows_of(int(name.split("_", 1)[1]), columns["Expert"])
             for name in layers_of}
     inputs_of = {name: x[r] for name, r in rows.items()}
-    recorded = {name: np.stack([columns[c][r] for c in fixed], 1) for name, r in rows.items()}
+    # the fixed-point outputs the run recorded, of its best networks: what the profile must reproduce bit for bit
+    recorded = {name: np.stack([columns[c][r] for c in fixed], 1) for name, r in rows.items()} \
+        if checkpoint == "best" else None
     if three_dh:
         def z_cm(out: np.ndarray) -> np.ndarray:
             return metrics_3dh.physics(out, config["output_scale"])[:, 0]

@@ -54,6 +54,7 @@ def with_parameter(run_dir, tmp_path, name, index, value):
     return copy
 
 
+@pytest.mark.slow  # about 30 s on a loaded 2-core machine, most of it the module's tiny classic run
 def test_classic_profile_scan_and_report_at_the_hardware_precision_equal_the_runs_twin(classic_run, classic_profile):
     run_dir = classic_run
     stdout, profile = classic_profile
@@ -87,6 +88,7 @@ def test_classic_pre_activations_beyond_the_table_are_counted_as_saturated(class
         assert network["twin_mismatches"] > 0  # no longer the network the run recorded
 
 
+@pytest.mark.slow  # a tiny 3DH run and two profiles: about 30 s on a loaded 2-core machine
 def test_3dh_profile_counts_wrapped_pre_activations_and_weights_rounded_to_zero(run_3dh, tmp_path):
     stdout, profile = profile_of(run_3dh)
     network = profile["networks"]["network"]
