@@ -23,7 +23,7 @@ from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.data import files_3dh, io
 from neuro_trigger.data.families import THREE_DH
 from neuro_trigger.data.filters import parse_filter
-from neuro_trigger.errors import UserError, user_input
+from neuro_trigger.errors import UserError, describe, user_input
 from neuro_trigger.evaluation import verdict_3dh
 from neuro_trigger.evaluation.fixed_twins import evaluate_split_3dh, evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
@@ -172,12 +172,12 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
     from rich.table import Table
 
     from neuro_trigger.atomic import write_text
+    from neuro_trigger.compare import console
     from neuro_trigger.constants import FIXED_PREDICTION_COLUMNS, INPUT_COLUMNS, z_to_cm
     from neuro_trigger.data.families import THREE_DH_TARGETS, three_dh_input_columns
     from neuro_trigger.data.filters import rows_of
     from neuro_trigger.evaluation import metrics_3dh, precision_plots, precision_profile as profile_lib, report
     from neuro_trigger.evaluation.precision_scan import bit_scan
-    from neuro_trigger.compare import console
     from neuro_trigger.runs.folder import report_images
 
     summary = read_summary(run_dir)
@@ -211,9 +211,11 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
               **profile_lib.profile(arithmetic_of, layers_of, inputs_of, recorded)}
     scan = bit_scan(result["family"], arithmetic_of, layers_of, inputs_of, z_reco, z_cm) if with_scan else None
     folder = run_dir / precision_plots.FOLDER
-    with user_input(f"{folder}"):
+    try:
         paths = precision_plots.write(folder, result, scan, f"{summary.get('config_name', '')} {run_dir.name}")
         write_text(run_dir / "report.html", report.render({**summary, "run_dir": str(run_dir)}, report_images(run_dir)))
+    except OSError as e:
+        raise UserError(f"{folder}: cannot write the precision profile ({describe(e)})") from None
     table = Table(*precision_plots.TABLE_COLUMNS, title=f"precision profile, {result['description']}")
     for row in precision_plots.table_rows(result):
         table.add_row(*row)

@@ -8,7 +8,7 @@ tanh(x/2) weights as basf2 reads them, the 3DH network's own tanh weights). The 
 own arithmetic (`hardware/fixed_point.py`, `hardware/fixed_point_3dh.py`), layer by layer, so the profile's last
 layer at the hardware's precision is the run's fixed-point twin, bit for bit. All rows are done at once (numpy).
 """
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class ThreeDHArithmetic:
         if not 1 <= input_bits <= three_dh.INPUT_FRACTION_BITS:
             raise ValueError(f"input bits {input_bits}: 1 .. {three_dh.INPUT_FRACTION_BITS} (the nodes' 12 bits)")
         self.weight_bits, self.input_bits = weight_bits, input_bits
-        self.fraction_bits = None  # set by integer_layers: it depends on the largest weight
+        self.fraction_bits = None  # set by integer_layers (the word depends on the network's largest weight)
 
     @property
     def word(self) -> Word:
@@ -188,7 +188,7 @@ def forward(arithmetic, layers: Layers, inputs: np.ndarray) -> tuple[list[dict],
 
 def word_of(arithmetic) -> dict:
     """The hardware word as the profile's JSON and figures read it."""
-    return {**arithmetic.word.__dict__, "activation": arithmetic.activation_name,
+    return {**asdict(arithmetic.word), "activation": arithmetic.activation_name,
             "weight_bits": arithmetic.bits[0], "input_bits": arithmetic.bits[1]}
 
 

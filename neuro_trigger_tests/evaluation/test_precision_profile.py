@@ -62,7 +62,8 @@ def test_classic_profile_scan_and_report_at_the_hardware_precision_equal_the_run
     assert "expert_0 0 of" in stdout  # the run's PredZFix, PredThetaFix, bit for bit
     for name in ("expert_0", "expert_1"):
         network = profile["networks"][name]
-        assert network["twin_mismatches"] == 0 and [layer["name"] for layer in network["layers"]] == ["hidden", "output"]
+        assert network["twin_mismatches"] == 0
+        assert [layer["name"] for layer in network["layers"]] == ["hidden", "output"]
         assert network["layers"][0]["shape"] == [81, 27] and network["word"]["weight_lsb"] == 2.0 ** -10
     for png in ("precision_profile.png", "bit_scan.png"):
         assert (run_dir / "precision" / png).stat().st_size > 10_000
