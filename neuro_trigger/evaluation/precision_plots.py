@@ -149,8 +149,10 @@ def write(folder: Path, profile: dict, scan: dict | None, title: str) -> list[Pa
     return write_figures(folder, figures)
 
 
-def report_section(run_dir: Path) -> str:
+def report_section(run_dir: str | Path | None) -> str:
     """The report's precision section (HTML) where `predict --precision-profile` wrote one; empty otherwise."""
+    if not run_dir:
+        return ""
     folder = Path(run_dir) / FOLDER
     try:
         profile = json.loads((folder / PROFILE_JSON).read_text())

@@ -127,7 +127,7 @@ def render(summary: dict, images: list[Path]) -> str:
           if w],
         *([verdict_3dh.html_section(summary)] if verdict_3dh.is_3dh(summary) else classic_verdict),
         seeds_section(summary, "test"),
-        precision_plots.report_section(Path(summary.get("run_dir", ""))),
+        precision_plots.report_section(summary.get("run_dir")),
         f"<h2>Description</h2><p>{e(summary.get('description') or '(none)')}</p>",
         f"<h2>Data</h2><ul>{data_files}</ul>",
         f"<h2>Reproduce</h2><p>git id: <code>{e(str(summary.get('git_id', '')))}</code>, seed "
