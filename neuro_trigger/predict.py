@@ -1,11 +1,14 @@
 """Apply a finished run to new data: `python -m neuro_trigger.predict RUN_DIR FILE [FILE ...]
-[--out OUT.csv] [--filter EXPR] [--checkpoint best|last] [--fixed-point] [--json]`.
+[--out OUT.csv] [--filter EXPR] [--checkpoint best|last] [--fixed-point] [--json]`, or
+`python -m neuro_trigger.predict RUN_DIR --precision-profile [--bit-scan]`.
 
 Every row goes to its expert (by the `Expert` column, or to the run's single -1 network); the
 metrics compare the run with the files' old-network columns, per expert and overall. With
 `--fixed-point` the networks also run in the FPGAs' arithmetic (SPEC 10): `PredZFix` and
 `PredThetaFix` columns and the `_fixed` metrics. A NeuroTrigger3DH run (SPEC-3DH) reads 3DH files and appends
 PredZ PredTheta PredNNT PredSTT, the unscaled columns and, with `--fixed-point`, PredZFix ... PredSTTFix.
+`--precision-profile` profiles the run's networks on its own test split against the hardware word (docs/deploying.md,
+"Precision profile") into RUN_DIR/precision/ and the report; `--bit-scan` adds the scan over weight and input bits.
 """
 import argparse
 import json
@@ -20,14 +23,14 @@ from neuro_trigger.atomic import atomic_path, finite_json
 from neuro_trigger.data import files_3dh, io
 from neuro_trigger.data.families import THREE_DH
 from neuro_trigger.data.filters import parse_filter
-from neuro_trigger.errors import UserError, user_input
+from neuro_trigger.errors import UserError, describe, user_input
 from neuro_trigger.evaluation import verdict_3dh
 from neuro_trigger.evaluation.fixed_twins import evaluate_split_3dh, evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
 from neuro_trigger.hardware import deploy_3dh
 from neuro_trigger.hardware.deploy import not_deployable_reason
 from neuro_trigger.inference import load_networks, predict, unfinished_warning
-from neuro_trigger.runs import export_3dh
+from neuro_trigger.runs import export, export_3dh
 from neuro_trigger.runs.export import prediction_columns
 from neuro_trigger.runs.record import read_summary
 
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a run folder, e.g. log/baseline_v2/version_0 (an unfinished "
                                                     "one is used with a warning)")
-    parser.add_argument("files", nargs="+", help="neuroresults files to predict (concatenated in order)")
+    parser.add_argument("files", nargs="*", help="neuroresults files to predict (concatenated in order)")
     parser.add_argument("--out", type=Path, help="write the rows with PredZ, PredTheta (scaled) and "
                                                   "PredZ_cm, PredTheta_deg appended")
     parser.add_argument("--filter", default=None, help="filter expression (default: the run's own filter)")
@@ -46,8 +49,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="also evaluate in the FPGA fixed-point arithmetic at the run's precision "
                              "(deployable runs only): PredZFix, PredThetaFix columns and *_fixed metrics")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
+    parser.add_argument("--precision-profile", action="store_true",
+                        help="instead of predicting files: per layer of every network, the ranges of weights and "
+                             "pre-activations on the run's test split against the hardware word, saturated and "
+                             "wrapped counts, float-vs-fixed differences; figures and JSON into RUN_DIR/precision/, "
+                             "added to report.html (deployable runs only)")
+    parser.add_argument("--bit-scan", action="store_true",
+                        help="with --precision-profile: also the fixed-point z resolution and the tracks changed by "
+                             "more than 1 cm against the weight and the input fraction bits")
     args = parser.parse_args(argv)
     cli.quiet_warnings()
+    if args.precision_profile or args.bit_scan:
+        if args.files or args.out or args.filter is not None or args.fixed_point or args.json:
+            raise UserError("--precision-profile takes only the run folder (and --checkpoint, --bit-scan): it "
+                            "profiles the run's own test split")
+        return _precision_profile(args.run_dir, args.checkpoint, args.bit_scan)
+    if not args.files:
+        raise UserError("give the files to predict after the run folder (or --precision-profile)")
 
     if args.out is not None:
         if not args.out.parent.is_dir():
@@ -118,6 +136,97 @@ def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: di
         print(json.dumps(finite_json(result)))
     else:
         print("\n".join(verdict_3dh.lines({"metrics": {"these files": metrics}}, "these files")))
+    return 0
+
+
+def _hardware_networks(run_dir: Path, config: dict, networks: dict) -> tuple[dict, dict]:
+    """(name -> the family's arithmetic, name -> float layers in the hardware's form) of every network, refusing
+    one the hardware cannot run."""
+    from neuro_trigger.config import for_expert
+    from neuro_trigger.evaluation import precision_profile as profile_lib
+    from neuro_trigger.hardware import deploy
+    from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
+
+    arithmetic_of, layers_of = {}, {}
+    for expert, network in sorted(networks.items()):
+        name = f"expert_{expert}"
+        if config.get("family") == THREE_DH.name:
+            name = "network"
+            reason = deploy_3dh.not_deployable_reason(network)
+            arithmetic_of[name], layers_of[name] = profile_lib.ThreeDHArithmetic(), deploy_3dh.layers_of(network)
+        else:
+            reason = not_deployable_reason(network)
+            weights = {} if reason else deploy.basf2_weights(network)
+            layers_of[name] = [(weights[f"model.net.{k}.weight"], weights[f"model.net.{k}.bias"]) for k in (0, 2)] \
+                if weights else []
+            arithmetic_of[name] = profile_lib.ClassicArithmetic(for_expert(config, expert).get("precision",
+                                                                                                DEFAULT_PRECISION))
+        if reason:
+            raise UserError(f"{run_dir}: --precision-profile needs networks the hardware runs; {name} is {reason}")
+    return arithmetic_of, layers_of
+
+
+def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
+    """The precision profile (and bit-width scan) of a run's networks on its test split: into RUN_DIR/precision/,
+    report.html written again with it, the saturation table printed."""
+    from rich.table import Table
+
+    from neuro_trigger.atomic import write_text
+    from neuro_trigger.compare import console
+    from neuro_trigger.constants import FIXED_PREDICTION_COLUMNS, INPUT_COLUMNS, z_to_cm
+    from neuro_trigger.data.families import THREE_DH_TARGETS, three_dh_input_columns
+    from neuro_trigger.data.filters import rows_of
+    from neuro_trigger.evaluation import metrics_3dh, precision_plots, precision_profile as profile_lib, report
+    from neuro_trigger.evaluation.precision_scan import bit_scan
+    from neuro_trigger.runs.folder import report_images
+
+    summary = read_summary(run_dir)
+    config, networks = load_networks(run_dir, checkpoint)
+    arithmetic_of, layers_of = _hardware_networks(run_dir, config, networks)
+    three_dh = config.get("family") == THREE_DH.name
+    inputs = three_dh_input_columns(config["in_size"]) if three_dh else INPUT_COLUMNS
+    targets = list(THREE_DH_TARGETS) if three_dh else ["RecoZ"]
+    fixed = export_3dh.FIXED_COLUMNS if three_dh else FIXED_PREDICTION_COLUMNS  # every deployable run has them
+    columns = export.read_prediction_columns(run_dir, "test", [*inputs, *targets, *fixed,
+                                                               *([] if three_dh else ["Expert"])])
+    x = np.stack([columns[c] for c in inputs], 1).astype(np.float32)  # the float32 values the networks saw
+    rows = {name: np.ones(len(x), bool) if three_dh else rows_of(int(name.split("_", 1)[1]), columns["Expert"])
+            for name in layers_of}
+    inputs_of = {name: x[r] for name, r in rows.items()}
+    # the fixed-point outputs the run recorded, of its best networks: what the profile must reproduce bit for bit
+    recorded = {name: np.stack([columns[c][r] for c in fixed], 1) for name, r in rows.items()} \
+        if checkpoint == "best" else None
+    if three_dh:
+        def z_cm(out: np.ndarray) -> np.ndarray:
+            return metrics_3dh.physics(out, config["output_scale"])[:, 0]
+        reco = np.stack([columns[c] for c in targets], 1)
+    else:
+        def z_cm(out: np.ndarray) -> np.ndarray:
+            return z_to_cm(out[:, 0])
+        reco = columns["RecoZ"][:, None]
+    z_reco = np.concatenate([z_cm(reco[r]) for r in rows.values()])
+    result = {"family": config.get("family", "classic"), "split": "test", "checkpoint": checkpoint,
+              "description": f"test split ({len(x)} tracks), {checkpoint} checkpoint; counts are values (tracks x "
+                             f"nodes) in the hardware's arithmetic",
+              **profile_lib.profile(arithmetic_of, layers_of, inputs_of, recorded)}
+    scan = bit_scan(result["family"], arithmetic_of, layers_of, inputs_of, z_reco, z_cm) if with_scan else None
+    folder = run_dir / precision_plots.FOLDER
+    try:
+        paths = precision_plots.write(folder, result, scan, f"{summary.get('config_name', '')} {run_dir.name}")
+        write_text(run_dir / "report.html", report.render({**summary, "run_dir": str(run_dir)}, report_images(run_dir)))
+    except OSError as e:
+        raise UserError(f"{folder}: cannot write the precision profile ({describe(e)})") from None
+    table = Table(*precision_plots.TABLE_COLUMNS, title=f"precision profile, {result['description']}")
+    for row in precision_plots.table_rows(result):
+        table.add_row(*row)
+    console().print(table)
+    mismatches = {name: n["twin_mismatches"] for name, n in result["networks"].items() if "twin_mismatches" in n}
+    if mismatches:
+        print(f"fixed point at the hardware's precision against the run's {', '.join(fixed)}: "
+              + ", ".join(f"{name} {n} of {result['networks'][name]['rows']} tracks differ" for name, n in
+                          mismatches.items()))
+    for path in paths:
+        print(f"wrote {path}")
     return 0
 
 

@@ -320,7 +320,7 @@ def _close(output: Output) -> bool:
     summary, run_dir = output.summary, output.run_dir
     summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
     summary["wall_time_s"] = round(time.time() - output.started, 2)
-    images = sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+    images = folder.report_images(run_dir)
     closed = True
     for name, write in (("report.html", lambda: write_text(run_dir / "report.html", report.render(summary, images))),
                         ("summary.json", lambda: write_summary(run_dir, summary))):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from neuro_trigger.evaluation import verdict as verdict_lib, verdict_3dh
+from neuro_trigger.evaluation import precision_plots, verdict as verdict_lib, verdict_3dh
 from neuro_trigger.evaluation.plot_style import CURVES_KEY
 from neuro_trigger.evaluation.report_tables import output_cells, verdict_table
 
@@ -190,4 +190,11 @@ def remaining_section(summary: dict, figures: dict) -> list[Section]:
 
 
 # the sections after the summary page, in order; each takes its figures out of the dict it is given
-SECTION_BUILDERS: list[Builder] = [overall_section, expert_sections, output_sections, remaining_section]
+def precision_section(summary: dict, figures: dict) -> list[Section]:
+    """The precision profile against the hardware word, where `predict --precision-profile` made one."""
+    blocks = precision_plots.report_blocks(summary.get("run_dir"))
+    return [Section("Precision profile", "precision", blocks)] if blocks else []
+
+
+SECTION_BUILDERS: list[Builder] = [overall_section, expert_sections, output_sections, precision_section,
+                                   remaining_section]

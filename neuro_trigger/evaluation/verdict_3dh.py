@@ -55,6 +55,12 @@ def _pm(value: float, error: float) -> str:
     return "n/a" if not np.isfinite(value) else (f"{value:.4g} ± {error:.2g}" if np.isfinite(error) else f"{value:.4g}")
 
 
+def _fraction(value) -> str:
+    """A fraction to 3 decimals; "n/a" where it is undefined (a purity with no track passing the cut: null in
+    summary.json), which crashed the verdict of a barely trained 3DH network."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
 def lines(summary: dict, split: str = "test") -> list[str]:
     """The verdict in plain lines: one per output, then deployability and the wrap count."""
     metrics = summary.get("metrics", {}).get(split, {})
@@ -65,8 +71,9 @@ def lines(summary: dict, split: str = "test") -> list[str]:
                 f"({row['verdict']}), fixed point {_pm(row['value_fixed'], row['error_fixed'])}{unit} "
                 f"({row['verdict_fixed']}), trivial {row['trivial']:.4g}{unit}")
         if "efficiency" in row:
-            text += (f"; at the cut efficiency {row['efficiency']:.3f} (fixed {row['efficiency_fixed']:.3f}), "
-                     f"purity {row['purity']:.3f} (fixed {row['purity_fixed']:.3f})")
+            text += (f"; at the cut efficiency {_fraction(row['efficiency'])} "
+                     f"(fixed {_fraction(row['efficiency_fixed'])}), "
+                     f"purity {_fraction(row['purity'])} (fixed {_fraction(row['purity_fixed'])})")
         out.append(text)
     if "wrap_tracks" in metrics:
         out.append(f"  wrap: {metrics['wrap_tracks']} tracks reach |pre-activation| >= "

@@ -37,17 +37,18 @@ def flat_weights(layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
                            for w, b in layers]) if layers else np.zeros(0, np.float32)
 
 
-def weight_fraction_bits(max_abs: float) -> int:
+def weight_fraction_bits(max_abs: float, weight_bits: int = WEIGHT_BITS) -> int:
     """`17 - ceil(log2f(max|w|))`: log2 rounded to single precision first, as `std::log2(float)` does, which
-    makes a maximum a few ulps above 2^k give k (SPEC-3DH 4.3 g, O16)."""
+    makes a maximum a few ulps above 2^k give k (SPEC-3DH 4.3 g, O16). `weight_bits`: another word than the
+    hardware's 17 bits, for precision studies."""
     log2 = np.float32(np.log2(np.float64(np.float32(max_abs))))
-    return WEIGHT_BITS - int(np.ceil(log2))
+    return weight_bits - int(np.ceil(log2))
 
 
-def int_weights(flat: np.ndarray) -> tuple[np.ndarray, int]:
+def int_weights(flat: np.ndarray, weight_bits: int = WEIGHT_BITS) -> tuple[np.ndarray, int]:
     """(`createIntWeights`'s integer weights, their fraction-bit count) of float weights in basf2's order."""
     w = np.asarray(flat, np.float32)
-    fraction_bits = weight_fraction_bits(max(abs(float(w.min())), abs(float(w.max()))))
+    fraction_bits = weight_fraction_bits(max(abs(float(w.min())), abs(float(w.max()))), weight_bits)
     return round_half_away(w.astype(np.float64) * 2.0 ** fraction_bits), fraction_bits
 
 
@@ -58,9 +59,9 @@ class FixedPointNetwork3DH:
     fraction_bits: int
 
     @classmethod
-    def of(cls, layers: list[tuple[np.ndarray, np.ndarray]]) -> "FixedPointNetwork3DH":
+    def of(cls, layers: list[tuple[np.ndarray, np.ndarray]], weight_bits: int = WEIGHT_BITS) -> "FixedPointNetwork3DH":
         """From float (weight (out, in), bias (out,)) pairs, taken as single-precision floats like basf2."""
-        flat, fraction_bits = int_weights(flat_weights(layers))
+        flat, fraction_bits = int_weights(flat_weights(layers), weight_bits)
         integer, start = [], 0
         for w, _ in layers:
             size = w.shape[0] * (w.shape[1] + 1)
@@ -86,17 +87,21 @@ class FixedPointNetwork3DH:
         a = round_half_away(inputs.astype(np.float64) * ONE)
         largest = np.zeros(len(a), np.int64)
         for weights in self.layers:
-            acc = a @ weights[:, :-1].T + ONE * weights[:, -1]  # the bias input 1 << 12, every layer
-            shifted = acc >> self.fraction_bits  # arithmetic shift: floor, before any abs (SPEC-3DH 4.3 a)
+            shifted, a = layer(a, weights, self.fraction_bits)
             largest = np.maximum(largest, np.abs(shifted).max(axis=1, initial=0))
-            window = shifted & ((1 << WINDOW_BITS) - 1)
-            window = np.where(window >= 1 << (WINDOW_BITS - 1), window - (1 << WINDOW_BITS), window)  # wraps
-            magnitude = np.abs(window)
-            value = np.where(magnitude >= SATURATION, SATURATED,
-                             TANH_TABLE[np.minimum(magnitude >> 2, len(TANH_TABLE) - 1)])
-            a = np.where(acc < 0, -value, value)  # the sign of the full sum, not of the window
         return a, largest / ONE
 
+
+def layer(a: np.ndarray, weights: np.ndarray, fraction_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """One layer of `runMLPFixedPrecision`: (the sum shifted down by the weight fraction bits, i.e. the
+    pre-activation in units of 2^-12 before the window, the layer's output nodes) of input nodes `a` (N, in)."""
+    acc = a @ weights[:, :-1].T + ONE * weights[:, -1]  # the bias input 1 << 12, every layer
+    shifted = acc >> fraction_bits  # arithmetic shift: floor, before any abs (SPEC-3DH 4.3 a)
+    window = shifted & ((1 << WINDOW_BITS) - 1)
+    window = np.where(window >= 1 << (WINDOW_BITS - 1), window - (1 << WINDOW_BITS), window)  # wraps
+    magnitude = np.abs(window)
+    value = np.where(magnitude >= SATURATION, SATURATED, TANH_TABLE[np.minimum(magnitude >> 2, len(TANH_TABLE) - 1)])
+    return shifted, np.where(acc < 0, -value, value)  # the sign of the full sum, not of the window
 
 def decode(nodes: np.ndarray, output_scale) -> np.ndarray:
     """Integer outputs to physics as basf2 does in float32 (`unscaleTarget`, SPEC-3DH 1.4): z cm, theta rad,
