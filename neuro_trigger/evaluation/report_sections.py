@@ -173,7 +173,8 @@ def output_sections(summary: dict, figures: dict) -> list[Section]:
         table = (f"<table><tr><th>test</th><th>float</th><th>fixed point</th><th>trivial</th></tr><tr><td>"
                  f"{html.escape(row['figure'])}</td>{output_cells(row)}</tr>")
         if "efficiency" in row:
-            table += "".join(f"<tr><td>{k} at the cut</td><td>{row[k]:.3f}</td><td>{row[k + '_fixed']:.3f}</td>"
+            table += "".join(f"<tr><td>{k} at the cut</td><td>{verdict_3dh.fraction_text(row[k])}</td>"
+                             f"<td>{verdict_3dh.fraction_text(row[k + '_fixed'])}</td>"
                              f"<td>-</td></tr>" for k in ("efficiency", "purity"))
         blocks = [table + "</table>"]
         own = shared if row["output"] == "nnt" else []

@@ -55,7 +55,7 @@ def _pm(value: float, error: float) -> str:
     return "n/a" if not np.isfinite(value) else (f"{value:.4g} ± {error:.2g}" if np.isfinite(error) else f"{value:.4g}")
 
 
-def _fraction(value) -> str:
+def fraction_text(value) -> str:
     """A fraction to 3 decimals; "n/a" where it is undefined (a purity with no track passing the cut: null in
     summary.json), which crashed the verdict of a barely trained 3DH network."""
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
@@ -71,9 +71,9 @@ def lines(summary: dict, split: str = "test") -> list[str]:
                 f"({row['verdict']}), fixed point {_pm(row['value_fixed'], row['error_fixed'])}{unit} "
                 f"({row['verdict_fixed']}), trivial {row['trivial']:.4g}{unit}")
         if "efficiency" in row:
-            text += (f"; at the cut efficiency {_fraction(row['efficiency'])} "
-                     f"(fixed {_fraction(row['efficiency_fixed'])}), "
-                     f"purity {_fraction(row['purity'])} (fixed {_fraction(row['purity_fixed'])})")
+            text += (f"; at the cut efficiency {fraction_text(row['efficiency'])} "
+                     f"(fixed {fraction_text(row['efficiency_fixed'])}), "
+                     f"purity {fraction_text(row['purity'])} (fixed {fraction_text(row['purity_fixed'])})")
         out.append(text)
     if "wrap_tracks" in metrics:
         out.append(f"  wrap: {metrics['wrap_tracks']} tracks reach |pre-activation| >= "
