@@ -14,7 +14,7 @@ PREACTIVATION_PENALTY_MEANING = (
     "null, or {'limit': L, 'weight': w}: adds to the training loss w times the mean over rows of the sum over "
     "layers and nodes of (|x| - L)^2 for every pre-activation x beyond L, to keep each layer inside the hardware's "
     "fixed-point window (3DH: it wraps at |x| >= 32); plain MLPs in float only (no BatchNorm, compile or "
-    "quantization_aware). 3dh configs: {'limit': 16, 'weight': 0.01} (docs/deploying.md).")
+    "quantization_aware). 3dh configs: {'limit': 20, 'weight': 0.01} (docs/deploying.md).")
 PLAIN_MLPS = ("BaselineModel", "DeepModel", "NeuroTrigger3DH")  # the models whose layers the penalty can see
 
 
