@@ -17,9 +17,38 @@ from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 from neuro_trigger.runs import record
-from neuro_trigger.runs.export import read_predictions
 
 WEIGHTS = "weights.json"
+
+
+def check_baseline_family(log_root: Path, compare_to: str, config: dict) -> None:
+    """Refuse, in one line, a `compare_to` baseline of another network family than `config`'s (or none at all),
+    without torch: the CLI answers before its heavy imports."""
+    family = FAMILIES[config["family"]]
+    run_dir = Path(log_root) / compare_to
+    where = f"compare_to {compare_to!r}"
+    if (run_dir / record.FILE).is_file():
+        summary = record.read_summary(run_dir, ("data",), where)
+        theirs = summary.get("config", {}).get("family", CLASSIC.name)
+        if theirs != family.name:
+            raise UserError(f"{where}: a run of the {theirs} family, but this config trains a {family.name} "
+                            f"network; compare with a {family.name} run")
+        return
+    path = _deployed_weights(compare_to, run_dir)
+    if path is None:
+        raise UserError(f"{where}: no run at {run_dir} (no {record.FILE})"
+                        + (f", and no deployed {WEIGHTS} there or at {compare_to}"
+                           if family.export_format == THREE_DH.export_format else ""))
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise UserError(f"{where}: {path} is not a weights JSON ({type(e).__name__})") from None
+    if isinstance(content, dict) and any(str(key).startswith("expert_") for key in content):
+        raise UserError(f"{where}: {path} holds a classic network (expert_N keys), but this config trains a "
+                        f"{family.name} network; a deployed baseline must be a NeuroTrigger3DH weights.json")
+    if family.export_format != THREE_DH.export_format:
+        raise UserError(f"{where}: {path} is a deployed weights file, a baseline only for the 3dh family; this "
+                        f"config trains a {family.name} network (compare with a {family.name} run)")
 
 
 def compare_to_reference(log_root: Path, compare_to: str, data: dict[str, Tracks],
@@ -27,20 +56,13 @@ def compare_to_reference(log_root: Path, compare_to: str, data: dict[str, Tracks
     """Per split a reference aligned with `data` ((N, outputs), scaled): the earlier run's predictions where it
     has them, the old-network columns elsewhere; or a deployed network's fixed-point outputs. Refuses a run that
     used other data files, and a baseline of another network family than `config`'s."""
-    family = FAMILIES[config["family"]]
+    from neuro_trigger.runs.export import read_predictions  # torch
+
+    check_baseline_family(log_root, compare_to, config)
     run_dir = Path(log_root) / compare_to
     if not (run_dir / record.FILE).is_file():
-        deployed = _deployed_weights(compare_to, run_dir)
-        if deployed is None:
-            raise UserError(f"compare_to {compare_to!r}: no run at {run_dir} (no {record.FILE})"
-                            + (f", and no deployed {WEIGHTS} there or at {compare_to}"
-                               if family.export_format == THREE_DH.export_format else ""))
-        return _deployed_reference(compare_to, deployed, data, config)
+        return _deployed_reference(compare_to, _deployed_weights(compare_to, run_dir), data, config)
     summary = record.read_summary(run_dir, ("data",), f"compare_to {compare_to!r}")
-    theirs_family = summary.get("config", {}).get("family", CLASSIC.name)
-    if theirs_family != family.name:
-        raise UserError(f"compare_to {compare_to!r}: a run of the {theirs_family} family, but this config trains a "
-                        f"{family.name} network; compare with a {family.name} run")
     theirs = {s: summary["data"].get(s, []) for s in SPLITS}
     if any(len(theirs[s]) != len(hashes[s]) or not all(map(same_data, theirs[s], hashes[s])) for s in SPLITS):
         raise UserError(f"compare_to {compare_to!r}: that run used different data files (content hashes differ)")
@@ -70,18 +92,7 @@ def _deployed_reference(compare_to: str, path: Path, data: dict[str, Tracks], co
     from neuro_trigger.hardware import deploy_3dh  # torch: only for a config that names a deployed network
     from neuro_trigger.hardware.fixed_point_3dh import ONE, FixedPointNetwork3DH
 
-    family = FAMILIES[config["family"]]
     where = f"compare_to {compare_to!r}"
-    try:
-        content = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as e:
-        raise UserError(f"{where}: {path} is not a weights JSON ({type(e).__name__})") from None
-    if isinstance(content, dict) and any(str(key).startswith("expert_") for key in content):
-        raise UserError(f"{where}: {path} holds a classic network (expert_N keys), but this config trains a "
-                        f"{family.name} network; a deployed baseline must be a NeuroTrigger3DH weights.json")
-    if family.export_format != THREE_DH.export_format:
-        raise UserError(f"{where}: {path} is a deployed weights file, a baseline only for the 3dh family; this "
-                        f"config trains a {family.name} network (compare with a {family.name} run)")
     tensors, network_config = deploy_3dh.read_deployed(path)
     count = len(tensors) // 2
     if len(tensors) % 2 or any(f"model.{2 * k}.{p}" not in tensors for k in range(count) for p in ("weight", "bias")):

@@ -30,6 +30,7 @@ def deployed(tmp_path_factory):
     return data, log_root, hardware
 
 
+@pytest.mark.slow
 def test_a_deployed_network_is_the_baseline_of_the_verdict(deployed):
     """The same config and seed train the same network again, so its fixed-point figures equal the baseline's,
     which are computed from the deployed files alone."""

@@ -24,6 +24,7 @@ def data_args(tmp_path_factory) -> list[str]:
     return ["--data"] + [str(files[s][0]) for s in SPLITS]
 
 
+@pytest.mark.slow
 def test_an_interrupted_3dh_run_resumes_exactly(tmp_path, data_args):
     uninterrupted = run_module("neuro_trigger/main.py", *RUN, "--log-root", str(tmp_path / "a"), *data_args)
     assert uninterrupted.returncode == 0, uninterrupted.stderr
@@ -40,6 +41,7 @@ def test_an_interrupted_3dh_run_resumes_exactly(tmp_path, data_args):
     assert outputs(run_dir) == outputs(tmp_path / "a" / "3dh_27" / "version_0")
 
 
+@pytest.mark.slow
 def test_a_sweep_over_a_3dh_config_finishes_its_trials(tmp_path, data_args):
     result = run_module("neuro_trigger/sweep.py", "3dh_27", "-m", "learning_rate=0.01,0.02", "epochs=1",
                         "hidden_sizes=[8]", *data_args, "--log-root", str(tmp_path), "--name", "grid3dh")
