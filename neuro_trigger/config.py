@@ -101,8 +101,10 @@ SCHEMA: dict[str, Key] = {
     "act": Key((str,), "Activation.", '"softsign"', names.ACTIVATIONS),
     "experts": Key((list,), "Experts to train: distinct numbers of 0..4, or [-1] for one network on all rows.",
                    "[0,1]"),
-    "compare_to": Key((str, type(None)), "Earlier run (relative to the log root) whose predictions replace the "
-                                         "old-network columns as the reference.", '"baseline_v2/version_4"'),
+    "compare_to": Key((str, type(None)), "Earlier run (relative to the log root) of the same family whose "
+                                         "predictions replace the old-network columns as the reference; 3dh also: "
+                                         "a deployed weights.json (network.conf beside it) or its folder, whose "
+                                         "fixed-point outputs are the reference.", '"baseline_v2/version_4"'),
     "load_pre_trained_weights": Key((str, type(None)), "weights.json (or a run folder holding one) to start from.",
                                     '"log/baseline_v2/version_4/weights.json"'),
     "filter": Key((str,), "Dataset filter expression (filters: " + ", ".join(sorted(FILTERS)) + ").",
@@ -125,6 +127,8 @@ SCHEMA: dict[str, Key] = {
                                            "its predictions_train.pt is always written).", "true"),
     "precision": Key((list,), hardware_keys.PRECISION_MEANING, "[12,8,8,10,7,8]"),
     "quantization_aware": Key((dict, type(None)), hardware_keys.QUANTIZATION_AWARE_MEANING, '{"epochs": 10}'),
+    "preactivation_penalty": Key((dict, type(None)), hardware_keys.PREACTIVATION_PENALTY_MEANING,
+                                 '{"limit": 16, "weight": 0.01}'),
     "tracking_uri": Key((str, type(None)), "MLflow tracking server every run of this config is sent to as it "
                                            "happens (else --tracking-uri or MLFLOW_TRACKING_URI; null: none); "
                                            "see docs/tracking.md.", '"http://127.0.0.1:5000"'),

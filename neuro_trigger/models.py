@@ -115,6 +115,27 @@ def build_loss(config: dict, reduction: str = "mean") -> nn.Module:
     return OutputWeightedLoss(LOSSES[config["loss"]](reduction="none"), weights, reduction)
 
 
+class PreactivationPenalty(nn.Module):
+    """`weight` * the mean over rows of sum over layers and nodes of (|x| - limit)^2 where a pre-activation x
+    (a linear layer's output, before the activation) lies beyond `limit`: it keeps every layer inside the
+    hardware's fixed-point window (the 3DH window wraps at |x| >= 32, SPEC-3DH O8), and is 0 inside `limit`."""
+
+    def __init__(self, limit: float, weight: float):
+        super().__init__()
+        self.limit, self.weight = float(limit), float(weight)
+
+    def forward(self, preactivations: list[torch.Tensor]) -> torch.Tensor:
+        """A scalar for layers of (batch, out), one value per copy (K,) for stacked layers of (K, batch, out)."""
+        excess = [torch.relu(z.abs() - self.limit).square().sum(dim=-1).mean(dim=-1) for z in preactivations]
+        return self.weight * torch.stack(excess).sum(dim=0)
+
+
+def build_penalty(config: dict) -> PreactivationPenalty | None:
+    """The config's `preactivation_penalty` (None when it has none)."""
+    penalty = config.get("preactivation_penalty")
+    return None if penalty is None else PreactivationPenalty(penalty["limit"], penalty["weight"])
+
+
 # Adam(W) fused into one kernel per parameter: ~20% of a batch-16 step on CPU, equal to the plain one up to
 # float rounding; the foreach variants, and SGD's fused one, are slower than plain here (4 small parameters)
 FUSED = {"Adam", "AdamW"}

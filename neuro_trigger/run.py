@@ -143,7 +143,7 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
         log.warning("warning: %s", shared_data_warning(hashes))
     references = {split: data[split].old for split in SPLITS}
     if config["compare_to"]:
-        references = compare_to_reference(log_root, config["compare_to"], data, hashes)
+        references = compare_to_reference(log_root, config["compare_to"], data, hashes, config)
     weights = _pre_trained(config)
     networks = _build_networks(config, weights)
     copies = _build_copies(config, networks, weights)

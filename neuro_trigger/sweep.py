@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=["grid", "random", "tpe"], default=None, help="default: grid")
     parser.add_argument("--trials", type=int, default=None,
                         help="random/TPE: stop at this many finished trials (run folders; seeds count)")
-    parser.add_argument("--metric", default=None, help="SPLIT/NAME of summary.json (default val/loss_vs_old)")
+    parser.add_argument("--metric", default=None, help="SPLIT/NAME of summary.json (default val/loss_vs_old; "
+                        "3dh: val/loss)")
     parser.add_argument("--direction", choices=["minimize", "maximize"], default=None,
                         help="default: maximize for efficiency and rejection, else minimize")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (local) or SLURM array tasks")
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _definition(args: argparse.Namespace, log_root: Path):
     """The sweep's definition from a named sweep and/or the command line; checked completely."""
+    from neuro_trigger.data.families import FAMILIES
     from neuro_trigger.run import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
     from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
@@ -93,9 +95,9 @@ def _definition(args: argparse.Namespace, log_root: Path):
     space.axes.update(extra.axes)
     space.ranges.update(extra.ranges)
     data = cli.data_files(args.data)
-    metric = args.metric or entry.get("metric", "val/loss_vs_old")
-    check_metric(metric)
     base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
+    metric = args.metric or entry.get("metric") or FAMILIES[base["family"]].sweep_metric
+    check_metric(metric)
     definition = Definition(
         name="", config=config, space=space, seeds=entry.get("seeds", 1) if args.seeds is None else args.seeds,
         method=args.method or entry.get("method", "grid"),

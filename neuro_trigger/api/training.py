@@ -14,8 +14,9 @@ from neuro_trigger import config as config_lib
 from neuro_trigger.errors import UserError
 
 
-def check_before_imports(config_name: str, overrides: dict) -> None:
-    """The config, the overrides and the data paths, checked without torch (run.py checks them all again)."""
+def check_before_imports(config_name: str, overrides: dict) -> dict:
+    """The config, the overrides and the data paths, checked without torch (run.py checks them all again); returns
+    the resolved config."""
     config = config_lib.resolve(config_name, overrides)
     if isinstance(config["data"], dict):
         from neuro_trigger.data.splits import resolve_files
@@ -24,6 +25,7 @@ def check_before_imports(config_name: str, overrides: dict) -> None:
             for path in paths:
                 if not path.exists():
                     raise UserError(f"{path}: data file not found (data.{split})")
+    return config
 
 
 def check_log_root(log_root: Path) -> None:
@@ -84,11 +86,16 @@ def train_run(config: str, overrides: dict | list[str] | None = None, *, data: d
     changes = nested_overrides(overrides)
     if seeds is not None:
         changes["pack"] = {"seeds": seeds}
-    check_before_imports(config, changes if data is None else {**changes, "data": data})
+    resolved = check_before_imports(config, changes if data is None else {**changes, "data": data})
     from neuro_trigger.runs import folder
 
     log_root = Path(log_dir) if log_dir is not None else None
     check_log_root(log_root or (folder.PRODUCTION_LOG_ROOT if production else folder.DEBUG_LOG_ROOT))
+    if resolved["compare_to"]:
+        from neuro_trigger.runs.reference import check_baseline_family
+
+        check_baseline_family(log_root or (folder.PRODUCTION_LOG_ROOT if production else folder.DEBUG_LOG_ROOT),
+                              resolved["compare_to"], resolved)
     import_training()
     from neuro_trigger.run import RunRequest, execute, resolve_request
     from neuro_trigger.runs.logs import configure_console

@@ -120,14 +120,15 @@ def evaluate_split_3dh(pred: np.ndarray, fixed, inputs: np.ndarray, reco: np.nda
                        settings: tuple, errors: str = "all") -> tuple[dict, np.ndarray | None]:
     """(figures of one split with their `_fixed` twins and the wrap count, the fixed-point output nodes or None):
     one job of plain arrays for a worker process, like `fixed_twins.evaluate_split`. `settings` is
-    (output_scale, classification_cut); `reference` is unused (3DH files carry no hardware prediction)."""
+    (output_scale, classification_cut); `reference` is the `compare_to` baseline's outputs, or NaN without one (3DH
+    files carry no hardware prediction)."""
     output_scale, cut = settings
-    metrics = metrics_3dh.evaluate_3dh(pred, reco, output_scale, cut, errors != "none")
+    metrics = metrics_3dh.evaluate_3dh(pred, reco, output_scale, cut, errors != "none", reference)
     if fixed is None:
         return metrics, None
     nodes, largest = fixed.run(inputs)
     fixed_pred = nodes / float(ONE_3DH)
-    fixed_metrics = metrics_3dh.evaluate_3dh(fixed_pred, reco, output_scale, cut, errors != "none")
+    fixed_metrics = metrics_3dh.evaluate_3dh(fixed_pred, reco, output_scale, cut, errors != "none", reference)
     metrics.update(fixed_twins({k: v for k, v in fixed_metrics.items()
                                 if k not in metrics_3dh.SHARED and not k.startswith("trivial_")}))
     metrics.update(metrics_3dh.wrap_figures(largest))

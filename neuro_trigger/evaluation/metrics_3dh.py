@@ -75,9 +75,14 @@ def efficiency_vs(x: np.ndarray, passed: np.ndarray, positive: np.ndarray, edges
             "counts": n.tolist()}
 
 
-def evaluate_3dh(pred: np.ndarray, reco: np.ndarray, output_scale, cut: float = 0.0, errors: bool = True) -> dict:
-    """Every figure of one split of (N, 4) scaled predictions against (N, 4) scaled targets."""
+def evaluate_3dh(pred: np.ndarray, reco: np.ndarray, output_scale, cut: float = 0.0, errors: bool = True,
+                 reference: np.ndarray | None = None) -> dict:
+    """Every figure of one split of (N, 4) scaled predictions against (N, 4) scaled targets; with a finite
+    `reference` (a `compare_to` baseline's scaled outputs on the same tracks), its judged figures too (`_old`)
+    and the network's difference from them (`_minus_old`, with the error of the difference)."""
     pred, reco = np.asarray(pred, np.float64), np.asarray(reco, np.float64)
+    if reference is not None and not (len(reference) == len(pred) and np.isfinite(reference).all()):
+        reference = None
     metrics = {"rows": int(len(pred)), "loss": float(np.mean((pred - reco) ** 2)) if len(pred) else float("nan"),
                "classification_cut": float(cut)}
     if not len(pred):
@@ -92,9 +97,21 @@ def evaluate_3dh(pred: np.ndarray, reco: np.ndarray, output_scale, cut: float = 
         metrics[f"trivial_{name}_diff_std_trimmed"] = trimmed_std(trivial[name])
         figures[f"{name}_diff_std"] = uncertainty.std_of(diff)
         figures[f"{name}_diff_std_trimmed"] = uncertainty.trimmed_std_of(diff, TRIM)
+    old = None if reference is None else physics(np.asarray(reference, np.float64), output_scale)
+    if old is not None:
+        for name, column in (("z", 0), ("theta", 1)):
+            old_diff = t[:, column] - old[:, column]
+            metrics[f"{name}_diff_std_trimmed_old"] = trimmed_std(old_diff)
+            figures[f"{name}_diff_std_trimmed_old"] = uncertainty.trimmed_std_of(old_diff, TRIM)
     replicas = uncertainty.bootstrap(len(pred), figures) if errors and len(pred) >= MIN_BOOTSTRAP_ROWS else {}
     for name in figures:
         metrics[f"{name}_err"] = uncertainty.standard_error(replicas.get(name, np.full(2, np.nan)))
+    if old is not None:
+        for name in ("z", "theta"):
+            key = f"{name}_diff_std_trimmed"
+            metrics[f"{key}_minus_old"] = metrics[key] - metrics[f"{key}_old"]
+            metrics[f"{key}_minus_old_err"] = uncertainty.standard_error(  # paired: the same resampled tracks
+                replicas[key] - replicas[f"{key}_old"]) if replicas else float("nan")
     for name, column in CLASSES:
         positive, passed = t[:, column] > 0, p[:, column] > cut
         metrics[f"{name}_rows"] = int(positive.sum())
@@ -105,6 +122,15 @@ def evaluate_3dh(pred: np.ndarray, reco: np.ndarray, output_scale, cut: float = 
         metrics[f"{name}_roc"] = roc_curve(pred[:, column], positive)
         metrics[f"{name}_efficiency_vs_z"] = efficiency_vs(t[:, 0], passed, positive, Z_EDGES_CM)
         metrics[f"{name}_efficiency_vs_theta"] = efficiency_vs(t[:, 1], passed, positive, THETA_EDGES_DEG)
+        if old is not None:
+            auc, error = metrics[f"{name}_auc"], metrics[f"{name}_auc_err"]
+            metrics[f"{name}_auc_old"], metrics[f"{name}_auc_old_err"] = roc_auc(old[:, column], positive)
+            metrics[f"{name}_auc_minus_old"] = auc - metrics[f"{name}_auc_old"]
+            # as if independent: conservative, since both areas are taken on the same tracks
+            metrics[f"{name}_auc_minus_old_err"] = float(np.hypot(error, metrics[f"{name}_auc_old_err"]))
+            old_passed = old[:, column] > cut
+            metrics.update(_fraction(f"{name}_efficiency_old", old_passed, positive))
+            metrics.update(_fraction(f"{name}_purity_old", positive, old_passed))
     return metrics
 
 

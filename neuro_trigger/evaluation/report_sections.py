@@ -15,7 +15,7 @@ from typing import Callable
 
 from neuro_trigger.evaluation import precision_plots, verdict as verdict_lib, verdict_3dh
 from neuro_trigger.evaluation.plot_style import CURVES_KEY
-from neuro_trigger.evaluation.report_tables import output_cells, verdict_table
+from neuro_trigger.evaluation.report_tables import output_cells, reference_3dh, verdict_table
 
 RUN_FOLDER = "run"  # the key of the run's own plots/ in `figure_groups` (the combined network of all experts)
 # the order figures are shown in, as a talk would go: z first, then the trigger, theta, the sampler; others after
@@ -158,7 +158,7 @@ CLASSIFICATION_FIGURES = ("roc", "efficiency_vs_z", "efficiency_vs_theta")  # NN
 
 def output_sections(summary: dict, figures: dict) -> list[Section]:
     """A multi-output (3DH) network (none for a classic run): one section per output with its float and
-    fixed-point figure against the trivial predictor; the classification figures (NNT and STT drawn together)
+    fixed-point figure against the compare_to baseline or the trivial predictor; the classification figures (NNT and STT drawn together)
     in the NNT section."""
     if not verdict_3dh.is_3dh(summary):
         return []
@@ -169,8 +169,9 @@ def output_sections(summary: dict, figures: dict) -> list[Section]:
         if not figures[name]:
             del figures[name]
     sections = []
+    heading = reference_3dh(metrics)[0]
     for row in verdict_3dh.rows(metrics):
-        table = (f"<table><tr><th>test</th><th>float</th><th>fixed point</th><th>trivial</th></tr><tr><td>"
+        table = (f"<table><tr><th>test</th><th>float</th><th>fixed point</th><th>{heading}</th></tr><tr><td>"
                  f"{html.escape(row['figure'])}</td>{output_cells(row)}</tr>")
         if "efficiency" in row:
             table += "".join(f"<tr><td>{k} at the cut</td><td>{verdict_3dh.fraction_text(row[k])}</td>"

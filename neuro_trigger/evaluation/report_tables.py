@@ -156,7 +156,7 @@ def links(run_dir: Path) -> str:
 
 def output_cells(row: dict) -> str:
     """A 3DH output's float and fixed-point cells (`verdict_3dh.rows`), value ± error rounded to the error, and
-    the trivial predictor's value."""
+    the reference's value (the compare_to baseline's or the trivial predictor's)."""
     unit = f" {row['unit']}" if row["unit"] else ""
     cells = "".join(f"<td class='{html.escape(row['verdict' + fixed].split()[0])}'>"
                     f"{html.escape(verdict_lib.format_pm(row['value' + fixed], row['error' + fixed]) + unit)}<br>"
@@ -164,16 +164,24 @@ def output_cells(row: dict) -> str:
     return cells + f"<td>{row['trivial']:.4g}{html.escape(unit)}</td>"
 
 
+def reference_3dh(metrics: dict) -> tuple[str, str]:
+    """What a 3DH run is judged against: its column heading and its name in a sentence."""
+    if verdict_3dh.has_baseline(metrics):
+        return "compare_to baseline", "the compare_to baseline"
+    return "trivial", "the trivial predictor"
+
+
 def verdict_table_3dh(summary: dict, split: str = "test") -> str:
-    """A 3DH run's verdict: per output its figure, float and fixed point, against the trivial predictor, and the
-    fixed-point pre-activations' distance from wrapping."""
+    """A 3DH run's verdict: per output its figure, float and fixed point, against the compare_to baseline or the
+    trivial predictor, and the fixed-point pre-activations' distance from wrapping."""
     metrics = summary.get("metrics", {}).get(split, {})
+    heading, reference = reference_3dh(metrics)
     rows = "".join(f"<tr><td>{html.escape(r['output'])} {html.escape(r['figure'])}</td>{output_cells(r)}</tr>"
                    for r in verdict_3dh.rows(metrics))
     wrap = ""
     if "wrap_tracks" in metrics:
         wrap = (f"<p>wrap: {metrics['wrap_tracks']} tracks reach |pre-activation| &gt;= "
                 f"{metrics['wrap_at'] - metrics['wrap_margin']:g} (largest {metrics['max_preactivation']:.2f})</p>")
-    return (f"<h3>Verdict per output against the trivial predictor ({split} split)</h3><p>Better or worse: a "
+    return (f"<h3>Verdict per output against {reference} ({split} split)</h3><p>Better or worse: a "
             "difference beyond two standard errors; ± is one standard error.</p><table><tr><th>output</th>"
-            f"<th>float</th><th>fixed point</th><th>trivial</th></tr>{rows}</table>{wrap}")
+            f"<th>float</th><th>fixed point</th><th>{heading}</th></tr>{rows}</table>{wrap}")

@@ -65,6 +65,17 @@ def layer_plan(network: nn.Module) -> list[tuple[nn.Linear, bool]] | None:
     return None
 
 
+def forward_with_preactivations(network: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(the plain MLP's output, each linear layer's output before its activation): what the network's forward
+    computes, layer by layer, for the pre-activation penalty."""
+    preactivations = []
+    for layer, act in layer_plan(network):
+        x = layer(x)
+        preactivations.append(x)
+        x = network.act(x) if act else x
+    return x, preactivations
+
+
 def make_pack(copies: Copies) -> "NetworkList | StackedNetworks":
     """Stacked weights where they pay (K > 1 plain MLPs, no fixed-point or compiled pass), else the list."""
     config = copies.configs[0]
@@ -102,6 +113,7 @@ class NetworkList(nn.Module):
         self.configs = copies.configs
         config = copies.configs[0]
         self.loss_fn = models.build_loss(config)
+        self.penalty = models.build_penalty(config)
         # plain lists, not attributes: an nn.Module attribute would register the compiled wrappers as submodules
         self.compiled = ([CompiledForward(n, label) for n, label in zip(copies.networks, copies.labels)]
                          if config.get("compile") else [])
@@ -120,8 +132,14 @@ class NetworkList(nn.Module):
 
     def train_losses(self, x: list, y: list, full_batch: bool, fixed_point: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum of the copies' losses to step on, each copy's loss detached: a scalar for one copy, else (K,))."""
-        losses = [self.loss_fn(forward(xk), yk) for forward, xk, yk in zip(self._forwards(full_batch, fixed_point),
-                                                                            x, y)]
+        if self.penalty is None:
+            losses = [self.loss_fn(forward(xk), yk) for forward, xk, yk in zip(self._forwards(full_batch, fixed_point),
+                                                                                x, y)]
+        else:  # config checks keep the penalty to plain MLPs, eager, in float
+            losses = []
+            for network, xk, yk in zip(self.eager, x, y):
+                out, preactivations = forward_with_preactivations(network, xk)
+                losses.append(self.loss_fn(out, yk) + self.penalty(preactivations))
         if len(losses) == 1:
             return losses[0], losses[0].detach()
         return torch.stack(losses).sum(), torch.stack([loss.detach() for loss in losses])
@@ -187,27 +205,38 @@ class StackedNetworks(nn.Module):
         self.biases = nn.ParameterList(nn.Parameter(torch.stack([p[i][0].bias.detach() for p in plans]))
                                        for i in range(len(plans[0])))
         self.loss_fn = models.build_loss(self.configs[0], reduction="none")
+        self.penalty = models.build_penalty(self.configs[0])
         rates = [c["learning_rate"] for c in self.configs]
         decays = [c["weight_decay"] for c in self.configs]
         self.per_copy = len(set(rates)) > 1 or (len(set(decays)) > 1 and self.configs[0]["optim"] != "Rprop")
         self.rates, self.decays = torch.tensor(rates), torch.tensor(decays)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(K, B, in) -> (K, B, out); an (N, in) input is given to every copy."""
+    def forward(self, x: torch.Tensor, preactivations: list | None = None) -> torch.Tensor:
+        """(K, B, in) -> (K, B, out); an (N, in) input is given to every copy. Each layer's (K, B, out) output
+        before its activation is appended to `preactivations` where given (scaled by the activation's 1/2 for
+        tanh/2, so the values are those of the linear layer)."""
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.copies, -1, -1)
         if x.shape[1] >= LOOP_FROM_BATCH:
-            return torch.stack([self._copy_forward(k, x[k]) for k in range(self.copies)])
+            outputs = [self._copy_forward(k, x[k], preactivations) for k in range(self.copies)]
+            if preactivations is not None:
+                layers = len(self.act_after)
+                preactivations[:] = [torch.stack(preactivations[i::layers]) for i in range(layers)]
+            return torch.stack(outputs)
         for weight, bias, act in zip(self.weights, self.biases, self.act_after):
             scale = self.scale if act else 1.0
             x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2), beta=scale, alpha=scale)
+            if preactivations is not None:
+                preactivations.append(x / scale)
             if act:
                 x = self.act_of_scaled(x)
         return x
 
-    def _copy_forward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+    def _copy_forward(self, k: int, x: torch.Tensor, preactivations: list | None = None) -> torch.Tensor:
         for weight, bias, act in zip(self.weights, self.biases, self.act_after):
             x = nn.functional.linear(x, weight[k], bias[k])
+            if preactivations is not None:
+                preactivations.append(x)
             if act:
                 x = self.act(x)
         return x
@@ -219,7 +248,10 @@ class StackedNetworks(nn.Module):
 
     def train_losses(self, x: torch.Tensor, y: torch.Tensor, full_batch: bool, fixed_point: bool
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        losses = self.loss_fn(self(x), y).mean(dim=(1, 2))
+        preactivations = None if self.penalty is None else []
+        losses = self.loss_fn(self(x, preactivations), y).mean(dim=(1, 2))
+        if preactivations is not None:
+            losses = losses + self.penalty(preactivations)
         return losses.sum(), losses.detach()
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
