@@ -6,10 +6,13 @@ generated rows, 5 epochs.
     python bench/profile_run.py --rows 20000 --epochs 2 --repeats 3
     python bench/profile_run.py --compare-to HEAD~3 --repeats 2 --profile   # before (a worktree) and after
     python bench/profile_run.py --compare-to A --after B    # two commits, each in a worktree
+    python bench/profile_run.py --compare-to d7866e8 --rows 20000 --epochs 2 --repeats 5
+        # issue 22: no slower without a tracking URI than before the API and MLflow tracking (d7866e8)
 
 `--compare-to GIT_REF` checks the commit out into a temporary git worktree and runs the same workload from
 there and from this checkout, taking turns (before, after, before, ...), so both see the same machine load;
-the table has a column each (medians), and the load average before and after is noted.
+the table has a column each (medians, and with repeats their min..max), and the load average before and after
+is noted. MLFLOW_TRACKING_URI is removed from the runs' environment: they are untracked runs.
 
 The data set is made once by the project's generator (`python -m neuro_trigger.data.synthetic --out DIR
 --rows N`, in $NEURO_TRIGGER_BENCH_DIR, default /tmp/nt_bench) and read once before the timed runs, so the
@@ -87,8 +90,9 @@ def run_once(files: list[Path], epochs: int, profile: Path | None, rate: int, ba
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
             command = [py_spy, "record", "--subprocesses", "--format", "raw", "--rate", str(rate), "-o", str(profile),
                        "--", *command]
+        environment = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # untracked runs
         start, cpu = time.perf_counter(), _children_cpu()
-        subprocess.run(command, cwd=checkout, check=True, capture_output=True)
+        subprocess.run(command, cwd=checkout, check=True, capture_output=True, env=environment)
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
         run_dir = next(Path(log_root).glob("baseline_v2/version_*"))
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -144,10 +148,18 @@ def worktree(ref: str) -> Iterator[Path]:
 
 
 def _table(columns: dict[str, list[dict]]) -> list[dict]:
-    """One row per phase, a column of medians per checkout."""
+    """One row per phase, a column of medians per checkout and, with repeats, one of its spread (min..max)."""
     first = next(iter(columns.values()))
-    return [{"phase": phase, **{name: round(statistics.median(r[phase] for r in runs), 2)
-                                for name, runs in columns.items()}} for phase in first[0]]
+    rows = []
+    for phase in first[0]:
+        row = {"phase": phase}
+        for name, runs in columns.items():
+            values = [r[phase] for r in runs]
+            row[name] = round(statistics.median(values), 2)
+            if len(values) > 1:
+                row[f"{name} min..max"] = f"{min(values):.2f}..{max(values):.2f}"
+        rows.append(row)
+    return rows
 
 
 def _load() -> str:

@@ -1,8 +1,8 @@
 """NeuroTrigger Trainer: trains the Belle II level-1 neural z-vertex trigger experts.
 
-`import neuro_trigger as nt` gives the Python API (`nt.train`, `nt.runs`, `nt.Run`, ...; docs/python-api.md). It
-lives in `neuro_trigger/api/`, at the top of the layers, and is loaded on the first use of one of its names, so
-that importing the package (as every module and CLI does) imports neither it nor pandas.
+`import neuro_trigger as nt` gives the Python API (`nt.train`, `nt.runs`, `nt.Run`, `nt.sweep`, ...;
+docs/python-api.md). It lives in `neuro_trigger/api/`, at the top of the layers, and is loaded on the first use of
+one of its names, so that importing the package (as every module and CLI does) imports neither it nor pandas.
 """
 import importlib
 import os
@@ -15,7 +15,7 @@ import types
 # torch uses its own threads (MKL / OpenMP, torch.set_num_threads) and is not affected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-API = ("train", "resume", "runs", "Run", "trials", "dataset", "sync", "UserError")
+API = ("train", "resume", "runs", "Run", "sweep", "Sweep", "trials", "dataset", "sync", "UserError")
 
 
 def _api(name: str):
@@ -23,9 +23,10 @@ def _api(name: str):
 
 
 class _Package(types.ModuleType):
-    """The package, whose `runs` is the API's function although a subpackage has that name too: importing
-    `neuro_trigger.runs` would otherwise replace the attribute. Code reaches the subpackage by its full name
-    (`from neuro_trigger.runs import record`), which goes through sys.modules, not this attribute."""
+    """The package, whose `runs` and `sweep` are the API's functions although the run folder's subpackage and
+    the sweep CLI have those names too: importing `neuro_trigger.runs` or `neuro_trigger.sweep` would otherwise
+    replace the attribute. Code reaches them by their full names (`from neuro_trigger.runs import record`,
+    `importlib.import_module("neuro_trigger.sweep")`), which go through sys.modules, not this attribute."""
 
     @property
     def runs(self):
@@ -33,6 +34,14 @@ class _Package(types.ModuleType):
 
     @runs.setter
     def runs(self, subpackage: types.ModuleType) -> None:
+        pass
+
+    @property
+    def sweep(self):
+        return _api("sweep")
+
+    @sweep.setter
+    def sweep(self, module: types.ModuleType) -> None:
         pass
 
 

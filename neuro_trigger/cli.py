@@ -83,6 +83,8 @@ def quiet_warnings() -> None:
     # --resume reuses an expert's folders on purpose: fit.csv_history_kept keeps the metrics.csv rows
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    # optuna's tqdm in a notebook without ipywidgets (nt.sweep): its progress bars are not used
+    warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def exit_without_teardown(code: int) -> NoReturn:

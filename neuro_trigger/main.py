@@ -1,4 +1,5 @@
-"""Train the NeuroTrigger experts: `python neuro_trigger/main.py CONFIG [-p] [-s] [-d DESCRIPTION] [-m KEY=VALUE ...]`.
+"""Train the NeuroTrigger experts: `python neuro_trigger/main.py CONFIG [-p] [-s] [-d DESCRIPTION] [-m KEY=VALUE ...]`;
+continue a run (`--resume RUN_DIR`) or upload finished ones to an MLflow server (`--sync RUN ...`).
 
 Only this file touches argparse; user mistakes become one line on stderr and exit code 2. The
 config, the overrides and the paths are checked before torch and Lightning are imported, so a
@@ -30,6 +31,7 @@ examples:
   python neuro_trigger/main.py reweight_normal -p -m expert_2.batch_size=16 act=softsign dist.n_buckets=21
   python neuro_trigger/main.py baseline_v2 -p --data train.gz val.gz test1.gz,test2.gz
   python neuro_trigger/main.py baseline_v2 -p --seeds 8                 8 seeds of every expert, trained together
+  python neuro_trigger/main.py --sync log/baseline_v2/version_3 --tracking-uri http://127.0.0.1:5000
 """
 
 
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue an interrupted, failed or killed run (log/<config>/version_<n>) "
                              "from each expert's last checkpoint")
+    parser.add_argument("--sync", nargs="+", type=Path, metavar="RUN",
+                        help="upload run folders (or config folders, a sweep folder, a log root) to an MLflow server, "
+                             "sending only what it does not hold yet: the server of --tracking-uri, else the one "
+                             "each run's record names, else MLFLOW_TRACKING_URI (docs/tracking.md)")
     parser.add_argument("-p", "--production", action="store_true",
                         help="production run into log/ (default: debug run into /tmp/nt_pytorch_debug_log)")
     parser.add_argument("-s", "--solo_expert", action="store_true",
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     phase("startup")
     interactive = sys.stderr is not None and sys.stderr.isatty()
+    if args.sync:
+        return sync(args)
     if args.resume is not None:
         if args.config or args.modify or args.data or args.log_root or args.seeds is not None or args.tracking_uri:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
@@ -101,6 +109,21 @@ def main(argv: list[str] | None = None) -> int:
     if code not in (0, 2):
         print(resume_command(run_dir))
     return code
+
+
+def sync(args: argparse.Namespace) -> int:
+    """`--sync RUN ...`: each run folder uploaded, its MLflow run id printed."""
+    if args.config or args.resume or args.modify or args.data or args.log_root or args.seeds is not None \
+            or args.production or args.solo_expert or args.description is not None:
+        raise UserError("--sync takes only run folders (and --tracking-uri): what a run holds is uploaded as it is")
+    cli.quiet_warnings()
+    from neuro_trigger.api.tracking import sync_run
+    from neuro_trigger.runs.record import find_named_runs
+
+    for run in find_named_runs(args.sync):
+        run_id = sync_run(run.path, args.tracking_uri)
+        print(f"{printable(str(run.path), None)}: MLflow run {run_id}")
+    return 0
 
 
 def resume_command(run_dir: Path) -> str:

@@ -1,11 +1,11 @@
 """Sweeps: `python neuro_trigger/sweep.py CONFIG -m KEY=V1,V2 ... [--seeds N] [--workers N]`.
 
 Every trial is a normal run folder `log/<config>/version_<n>`; the sweep (an Optuna study) lives in
-`log/sweeps/<name>/`. Only this file touches argparse; user mistakes become one line and exit code 2.
+`log/sweeps/<name>/`. Only this file touches argparse; user mistakes become one line and exit code 2. It is a
+thin layer over `api/sweeping.py`, which `nt.sweep` runs too.
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,8 +13,9 @@ if __package__ in (None, ""):  # run as a script: make the package importable wi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neuro_trigger import cli  # noqa: E402
-from neuro_trigger.config import MAX_PACK  # noqa: E402
+from neuro_trigger.api import sweeping  # noqa: E402
 from neuro_trigger.errors import UserError  # noqa: E402
+from neuro_trigger.sweeping.space import Space  # noqa: E402
 from neuro_trigger.sweeps import sweeps as NAMED_SWEEPS  # noqa: E402
 
 EPILOG = """named sweeps (neuro_trigger/sweeps.py):
@@ -75,55 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _definition(args: argparse.Namespace, log_root: Path):
-    """The sweep's definition from a named sweep and/or the command line; checked completely."""
-    from neuro_trigger.data.families import FAMILIES
-    from neuro_trigger.run import RunRequest, resolve_request
-    from neuro_trigger.sweeping import named
-    from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
-    from neuro_trigger.sweeping.space import Space, nested
-    from neuro_trigger.sweeping.study import shown_url
-
-    entry = named.lookup(args.config, NAMED_SWEEPS) or {}
-    config = entry.get("config", args.config)
-    space = named.space_of(args.config, entry) if entry else Space()
-    extra = Space.parse(args.modify)
-    for key in [*extra.overrides, *extra.axes, *extra.ranges]:  # the command line replaces a named sweep's key
-        for part in (space.overrides, space.axes, space.ranges):
-            part.pop(key, None)
-    space.overrides.update(extra.overrides)
-    space.axes.update(extra.axes)
-    space.ranges.update(extra.ranges)
-    data = cli.data_files(args.data)
-    base = resolve_request(RunRequest(config, nested(space.overrides), production=True, data_files=data))
-    metric = args.metric or entry.get("metric") or FAMILIES[base["family"]].sweep_metric
-    check_metric(metric)
-    definition = Definition(
-        name="", config=config, space=space, seeds=entry.get("seeds", 1) if args.seeds is None else args.seeds,
-        method=args.method or entry.get("method", "grid"),
-        trials=entry.get("trials") if args.trials is None else args.trials,
-        metric=metric, direction=args.direction or entry.get("direction") or default_direction(metric),
-        data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
-    definition.name = args.name or (args.config if entry else f"{config}_{definition.digest()}")
-    validate(definition)
-    argv = [a.replace(args.storage, shown_url(args.storage)) if args.storage else a for a in sys.argv[1:]]
-    definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage), "argv": argv}
-    return definition
-
-
-def _track(sweep_dir: Path, definition, uri: str | None) -> dict | None:
-    """With a tracking URI (--tracking-uri, else MLFLOW_TRACKING_URI), the sweep's MLflow parent run, recorded
-    in sweep.json for the workers, whose trials become its children."""
-    from neuro_trigger.runs import tracking
-    from neuro_trigger.sweeping import definition as definition_lib
-
-    uri = uri or os.environ.get(tracking.ENVIRONMENT)
-    parent = tracking.sweep_parent(uri, sweep_dir, definition.name, definition.config) if uri else None
-    tracked = {"uri": uri, "parent_run_id": parent} if parent else None
-    definition_lib.set_extra(sweep_dir, "tracking", tracked)
-    return tracked
-
-
 def _repair(sweep_dir: Path, storage_url: str | None) -> int:
     """`--repair NAME`: the journal's intact records kept, the damaged file backed up beside it."""
     from neuro_trigger.sweeping import journal, study as study_lib
@@ -144,12 +96,26 @@ def _repair(sweep_dir: Path, storage_url: str | None) -> int:
     return 0
 
 
+def _status(sweep_dir: Path, storage_url: str | None, as_json: bool) -> int:
+    """`--status NAME`: the sweep's progress, and its report brought up to date."""
+    from neuro_trigger.sweeping import report, study as study_lib
+
+    study_lib.open_storage(sweep_dir, storage_url)  # an unreachable database is one line, as for a run
+    result = report.status(sweep_dir, storage_url)
+    result["report"] = str(report.write_report(sweep_dir, storage_url))
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        report.print_status(result, sys.stdout)
+        print(f"report: {result['report']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.quiet_warnings()
     from neuro_trigger.runs.folder import PRODUCTION_LOG_ROOT
-    from neuro_trigger.sweeping import definition as definition_lib
-    from neuro_trigger.sweeping import report, study as study_lib
+    from neuro_trigger.sweeping import study as study_lib
 
     log_root = (args.log_root or PRODUCTION_LOG_ROOT).resolve()
     actions = [a for a in ("status", "resume", "repair") if getattr(args, a)]
@@ -161,63 +127,35 @@ def main(argv: list[str] | None = None) -> int:
                 or args.metric or args.direction or (not args.resume and args.pack is not None):
             raise UserError(f"--{actions[0]} takes only the sweep name "
                             f"(and --storage, --workers, --slurm, --log-root)")
-        sweep_dir = log_root / "sweeps" / existing
-        if not (sweep_dir / "sweep.json").is_file():
-            raise UserError(f"no sweep {existing!r} in {log_root / 'sweeps'}")
-        definition = definition_lib.load(sweep_dir)
+        sweep_dir, definition = sweeping.existing(existing, log_root)
         storage_url = args.storage or definition.extra.get("storage")
         if args.repair:
             return _repair(sweep_dir, storage_url)
+        if args.status:
+            return _status(sweep_dir, study_lib.private_url(storage_url, args.storage_password_file), args.json)
     else:
         if not args.config:
             raise UserError("no config or named sweep given; see --help")
         if args.workers < 1:
             raise UserError(f"--workers {args.workers}: expected a number >= 1")
-        definition = _definition(args, log_root)
+        definition = sweeping.define(
+            args.config, Space.parse(args.modify), seeds=args.seeds, method=args.method, trials=args.trials,
+            metric=args.metric, direction=args.direction, data=cli.data_files(args.data), log_root=log_root,
+            name=args.name, storage=args.storage, argv=sys.argv[1:])
         sweep_dir = log_root / "sweeps" / definition.name
         storage_url = args.storage
-    if args.pack is not None and not 1 <= args.pack <= MAX_PACK:
-        raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
-    slurm_parameters = None
-    if args.slurm is not None:
-        from neuro_trigger.sweeping import slurm
-
-        slurm_parameters = slurm.parse_options(args.slurm)
-    storage_url = study_lib.private_url(storage_url, args.storage_password_file)  # the password: PGPASSWORD only
-    storage = study_lib.open_storage(sweep_dir, storage_url)  # an unreachable database fails here, before trials
-    if args.status:
-        result = report.status(sweep_dir, storage_url)
-        result["report"] = str(report.write_report(sweep_dir, storage_url))
-        if args.json:
-            print(json.dumps(result, default=str))
-        else:
-            report.print_status(result, sys.stdout)
-            print(f"report: {result['report']}")
-        return 0
-    if not args.resume:
-        definition_lib.save(sweep_dir, definition)
-    if args.pack is not None:  # how trials are trained, not which: it may change when a sweep continues
-        definition_lib.set_pack(sweep_dir, args.pack)
-    tracked = _track(sweep_dir, definition, args.tracking_uri)
-    study_lib.create_or_load(storage, definition)
-    print(f"sweep {definition.name}: {sweep_dir}", flush=True)
-    if slurm_parameters is not None:
-        jobs = slurm.submit(sweep_dir, storage_url, args.workers, slurm_parameters, definition.name)
-        print(f"submitted job {jobs[0].split('_')[0]} ({len(jobs)} tasks: {', '.join(jobs)}); "
+    done = sweeping.sweep_run(definition, sweep_dir, resume=bool(args.resume), workers=args.workers, pack=args.pack,
+                              storage=storage_url, storage_password_file=args.storage_password_file,
+                              slurm=args.slurm, tracking_uri=args.tracking_uri,
+                              announce=lambda line: print(line, flush=True))
+    if done.jobs:
+        print(f"submitted job {done.jobs[0].split('_')[0]} ({len(done.jobs)} tasks: {', '.join(done.jobs)}); "
               f"progress: python neuro_trigger/sweep.py --status {definition.name}"
               + (f" --log-root {args.log_root}" if args.log_root else ""))
         return 0
-    from neuro_trigger.sweeping import pool
-
-    code = pool.run_local(sweep_dir, storage_url, args.workers)
-    written = report.write_report(sweep_dir, storage_url)
-    if tracked:
-        from neuro_trigger.runs import tracking
-
-        tracking.end_sweep_parent(tracked["uri"], tracked["parent_run_id"], written, code == 0)
-    print(f"report: {written}")
+    print(f"report: {done.report_path}")
     print(f"leaderboard: python -m neuro_trigger.compare {sweep_dir} --split {definition.metric.split('/')[0]}")
-    return code
+    return done.exit_code
 
 
 if __name__ == "__main__":

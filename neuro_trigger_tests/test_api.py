@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,37 @@ def test_importing_the_package_imports_neither_the_api_nor_pandas():
                               "import neuro_trigger.runs.record; print(callable(nt.runs), callable(nt.dataset), "
                               "callable(nt.dataset))")
     assert result.stdout.split() == ["False", "False", "True", "True", "True"], result.stderr
+
+
+@pytest.mark.slow  # about 25 s on 2 idle cores: a worker process per sweep, and the CLI once
+def test_sweep_runs_what_the_cli_runs_and_trials_reads_it_back(tmp_path, small_files, small_data_args):
+    data = {s: [str(small_files[s][0])] for s in SPLITS}
+    sweep = nt.sweep("baseline_v2", {"learning_rate": [0.01, 0.02]}, overrides={"epochs": 1, "experts": [-1]},
+                     data=data, log_dir=tmp_path)
+    assert (sweep.status, sweep.exit_code, sweep.path) == ("finished", 0, tmp_path / "sweeps" / sweep.name)
+    trials = nt.trials(sweep)
+    assert len(trials) == 2 and set(trials["state"]) == {"COMPLETE"} and set(trials["status"]) == {"finished"}
+    assert sorted(trials["param.learning_rate"]) == [0.01, 0.02]
+    for _, trial in trials.iterrows():
+        summary = json.loads((Path(trial["run_dir"]) / "summary.json").read_text())
+        assert summary["config"]["learning_rate"] == trial["param.learning_rate"]
+        assert trial["value"] == trial["val/loss_vs_old"] == pytest.approx(summary["metrics"]["val"]["loss_vs_old"])
+        assert trial["test.z_diff_std"] == summary["metrics"]["test"]["z_diff_std"]
+    # the same sweep from the command line is the same definition: it continues it and trains nothing more
+    result = run_module("neuro_trigger/sweep.py", "baseline_v2", "-m", "learning_rate=0.01,0.02", "epochs=1",
+                        "experts=[-1]", *small_data_args, "--log-root", str(tmp_path))
+    assert result.returncode == 0 and f"sweep {sweep.name}:" in result.stdout, result.stderr
+    assert len(list((tmp_path / "baseline_v2").glob("version_*"))) == 2
+
+
+def test_a_sweep_mistake_is_a_typed_exception_before_any_trial(tmp_path, small_files):
+    data = {s: [str(small_files[s][0])] for s in SPLITS}
+    with pytest.raises(nt.UserError, match="epochs"):
+        nt.sweep("baseline_v2", {"learning_rate": [0.01, 0.02]}, overrides={"epochs": -1}, data=data, log_dir=tmp_path)
+    with pytest.raises(nt.UserError, match="ranges need --method random or tpe"):
+        nt.sweep("baseline_v2", ranges={"learning_rate": "log(1e-4,1e-1)"}, data=data, log_dir=tmp_path)
+    with pytest.raises(nt.UserError, match="given twice"):
+        nt.sweep("baseline_v2", {"learning_rate": [0.01]}, modify=["learning_rate=0.1"], data=data, log_dir=tmp_path)
+    with pytest.raises(nt.UserError, match="--pack 99"):
+        nt.sweep("baseline_v2", {"learning_rate": [0.01, 0.02]}, pack=99, data=data, log_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 record (`runs/record.py`) with the figures of the metric table (`evaluation/metric_table.py`)."""
 import datetime
 import glob
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -103,8 +104,9 @@ def runs(path_or_glob: str | Path | Iterable[str | Path] = "log", config: str | 
     return pd.DataFrame(rows, columns=None if rows else RUN_COLUMNS)
 
 
-def trials(sweep: str | Path, log_dir: str | Path | None = None, storage: str | None = None):
-    """One row per trial of a sweep (its folder `log/sweeps/<name>`, or its name below `log_dir`): number,
+def trials(sweep: str | os.PathLike, log_dir: str | Path | None = None, storage: str | None = None):
+    """One row per trial of a sweep (the `Sweep` of `nt.sweep`, its folder `log/sweeps/<name>`, or its name
+    below `log_dir`): number,
     state, value, parameters (`param.<name>`), run folder and that run's status and metrics as in `nt.runs`."""
     import pandas as pd
 

@@ -58,7 +58,7 @@ class Tracker:
                 return
             self.broken = True
         log.warning("tracking server %s failed (%s: %s): the run goes on and keeps everything in its folder; "
-                    "upload it later with: python -m neuro_trigger.tracking_sync RUN_DIR --tracking-uri %s",
+                    "upload it later with: python neuro_trigger/main.py --sync RUN_DIR --tracking-uri %s",
                     self.uri, type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "", self.uri)
 
     def start(self, run_dir: Path, summary: dict) -> None:

@@ -1,9 +1,10 @@
 """User mistakes cost one line and exit code 2, before any trial starts (no run folder, no study)."""
+import importlib
 import socket
 
 import pytest
 
-from neuro_trigger import sweep as sweep_cli
+from neuro_trigger.api.sweeping import define
 from neuro_trigger.cli import run_cli
 from neuro_trigger.errors import UserError
 from neuro_trigger.sweeping import named
@@ -12,6 +13,8 @@ from neuro_trigger.sweeping.definition import check_metric
 from neuro_trigger.sweeping.slurm import parse_options
 from neuro_trigger.sweeping.space import Range, Space, split_top_level
 from neuro_trigger_tests.sweeping.helpers import sweep
+
+sweep_cli = importlib.import_module("neuro_trigger.sweep")  # `from neuro_trigger import sweep` is `nt.sweep`
 
 
 def _unused_port() -> int:
@@ -95,6 +98,6 @@ def test_slurm_options_become_submitit_parameters():
 
 @pytest.mark.parametrize("name", list(NAMED_SWEEPS))
 def test_every_named_sweep_is_valid(name, tmp_path):
-    definition = sweep_cli._definition(sweep_cli.build_parser().parse_args([name]), tmp_path)
+    definition = define(name, Space(), log_root=tmp_path)  # what sweep.py NAME and nt.sweep(NAME) run
     assert definition.name == name and definition.config == NAMED_SWEEPS[name]["config"]
     assert definition.method == "grid" and definition.space.axes or definition.trials

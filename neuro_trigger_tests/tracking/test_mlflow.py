@@ -1,6 +1,6 @@
 """MLflow tracking against a real `mlflow server` on loopback, checked through mlflow's own client: a tracked
 run's params, every expert's epochs and artifacts; a run whose server is unreachable or killed mid-run finishes
-locally, and `tracking_sync` uploads it later with every epoch exactly once."""
+locally, and `main.py --sync` uploads it later with every epoch exactly once."""
 import json
 import os
 import signal
@@ -92,7 +92,7 @@ def test_an_unreachable_server_is_said_once_and_sync_uploads_the_run_later(serve
     assert result.stderr.count(f"tracking server {closed} failed") == 1
     run_dir = tmp_path / "baseline_v2" / "version_0"
     assert summary_of(run_dir)["status"] == "finished" and "tracking" not in summary_of(run_dir)
-    synced = run_module("-m", "neuro_trigger.tracking_sync", str(run_dir), "--tracking-uri", server.uri)
+    synced = run_module("neuro_trigger/main.py", "--sync", str(run_dir), "--tracking-uri", server.uri)
     assert synced.returncode == 0, synced.stderr
     run_id = summary_of(run_dir)["tracking"]["run_id"]
     client = mlflow.MlflowClient(server.uri)
@@ -142,7 +142,7 @@ def test_a_server_killed_mid_run_then_sync_holds_every_epoch_once(server, tmp_pa
     assert summary["status"] == "finished" and summary["experts"]["expert_0"]["epochs"] == 80
     server.start()
     for _ in range(2):  # a second sync sends nothing twice
-        synced = run_module("-m", "neuro_trigger.tracking_sync", str(run_dir))  # the server its record names
+        synced = run_module("neuro_trigger/main.py", "--sync", str(run_dir))  # the server its record names
         assert synced.returncode == 0, synced.stderr
     assert summary_of(run_dir)["tracking"] == tracked
     for key in ("expert_0/val_loss", "expert_0/train_loss", "expert_0/val_z_diff_std"):
