@@ -6,7 +6,6 @@ RUN is a run folder, a config folder (all its versions) or the log root (all run
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -34,7 +33,6 @@ def _fmt(value, error=None, spread=None) -> str:
     return text
 
 
-PIPED_WIDTH = 100_000  # characters: no table line is that wide
 DEFAULT_COLUMNS = ["loss_vs_old", "z_diff_std_trimmed", "efficiency", "rejection"]
 
 
@@ -103,9 +101,9 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
 
 
 def console() -> Console:
-    """The terminal's width on a terminal, or COLUMNS where it is set; piped without COLUMNS, no width limit (rich
-    would wrap the table at 80 columns). Either way a run's name is never wrapped, so a script finds it whole."""
-    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=PIPED_WIDTH)
+    """`cli.stdout_console`: the terminal's width, COLUMNS, or piped no width limit. Either way a run's name is
+    never wrapped, so a script finds it whole."""
+    return cli.stdout_console()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from neuro_trigger.training.copies import copy_result
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
 from neuro_trigger.training.pack import Copies, check_packable
+from neuro_trigger.training.progress import announce
 
 log = logging.getLogger("neuro_trigger.run")
 
@@ -136,6 +137,7 @@ def _environment() -> dict:
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     phase("data")
+    reading = time.time()
     data = {split: io.read_files(files[split]) for split in SPLITS}
     families.check_data(config, data, files)
     hashes = {split: [{"path": str(p), **fingerprint(p)} for p in files[split]] for split in SPLITS}
@@ -148,6 +150,8 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     networks = _build_networks(config, weights)
     copies = _build_copies(config, networks, weights)
     prepared = expert_data.select(config, config["experts"], data, references)
+    announce("loading", ", ".join(f"{split} {len(data[split])} rows" for split in SPLITS)
+             + f", read and checked in {time.time() - reading:.1f} s")  # only once nothing can be refused
     return data, hashes, (networks, copies), prepared
 
 
@@ -282,6 +286,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                                     caught.exit_code) for output in outputs]
             waiting = time.time()
             phase("plots")
+            announce("export", "the last figures, then report.html")
         for output in outputs:  # the plots still drawing when the export was done, and the workers' CPU time
             output.summary["timing"].update({"plots_wait_s": round(time.time() - waiting, 2),
                                              "workers_s": round(offload.worker_seconds() - worker_seconds, 2)})
@@ -345,6 +350,7 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
     """One output folder's results, exports and final status; returns its exit code."""
     phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
+    announce("export", f"{run_dir.name}: weights, predictions, the overall metrics and plots")
     exported = time.time()
     if output.copy is None:
         own_networks = networks[0]
