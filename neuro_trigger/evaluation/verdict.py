@@ -155,8 +155,10 @@ def run_verdicts(summary: dict, split: str = "test") -> list[Verdict]:
 
 
 def partial_overall(summary: dict, split: str = "test") -> str:
-    """Why the overall figures are partial (`experts 0, 1 of 5; expert 1 interrupted`): they cover fewer experts
-    than the run trains or an expert stopped early (an interrupted or failed run); empty when they are whole."""
+    """Why the overall figures of an unfinished run are partial (`experts 0, 1 of 5; expert 1 interrupted`): they
+    cover fewer experts than the run trains, or an expert stopped early; empty when they are whole."""
+    if summary.get("status", "finished") == "finished":
+        return ""
     experts = {name: expert or {} for name, expert in summary.get("experts", {}).items()}
     planned = list(summary.get("experts_config") or experts)
     covered = [name for name, expert in experts.items() if expert.get("metrics", {}).get(split)]
