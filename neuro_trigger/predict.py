@@ -24,12 +24,10 @@ from neuro_trigger.errors import UserError, user_input
 from neuro_trigger.evaluation import verdict_3dh
 from neuro_trigger.evaluation.fixed_twins import evaluate_split_3dh, evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
-from neuro_trigger.hardware import deploy_3dh
-from neuro_trigger.hardware.deploy import not_deployable_reason
-from neuro_trigger.inference import load_networks, predict, unfinished_warning
-from neuro_trigger.runs import export_3dh
-from neuro_trigger.runs.export import prediction_columns
 from neuro_trigger.runs.record import read_summary
+
+# torch and what needs it (inference, hardware, runs.export*) are imported once the arguments are checked, so a
+# typo or a missing path is answered in about a second, as by main.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
         cli.check_output_is_no_input("--out", args.out, [*map(Path, args.files), args.run_dir])
     summary = read_summary(args.run_dir)
+    for path in args.files:
+        io.check_data_file(Path(path))
+    if args.filter is not None:
+        with user_input("--filter"):
+            parse_filter(args.filter)
+    from neuro_trigger.inference import load_networks, predict, unfinished_warning
+    from neuro_trigger.runs.export import prediction_columns
+
     run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -94,6 +100,10 @@ def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: di
     """predict for a NeuroTrigger3DH run: one network, its figures per output (float, and with --fixed-point the
     hardware's, bit for bit), the rows in the 3DH layout with PredZ..PredSTT, PredZFix..PredSTTFix and the
     unscaled columns appended."""
+    from neuro_trigger.hardware import deploy_3dh
+    from neuro_trigger.inference import predict
+    from neuro_trigger.runs import export_3dh
+
     network = networks[-1]
     twin = deploy_3dh.fixed_point_network(network) if args.fixed_point else None
     if args.fixed_point and twin is None:
@@ -129,6 +139,8 @@ def _verdicts(result: dict) -> list[tuple[int, Verdict]]:
 
 
 def _check_deployable(run_dir: Path, networks: dict) -> None:
+    from neuro_trigger.hardware.deploy import not_deployable_reason
+
     for expert, network in sorted(networks.items()):
         reason = not_deployable_reason(network)
         if reason:

@@ -75,12 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _definition(args: argparse.Namespace, log_root: Path):
-    """The sweep's definition from a named sweep and/or the command line; checked completely."""
-    from neuro_trigger.run import RunRequest, resolve_request
+    """The sweep's definition from a named sweep and/or the command line; checked completely, without torch (a
+    typo is answered in about a second)."""
+    from neuro_trigger.runs.request import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
     from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
     from neuro_trigger.sweeping.space import Space, nested
-    from neuro_trigger.sweeping.study import shown_url
 
     entry = named.lookup(args.config, NAMED_SWEEPS) or {}
     config = entry.get("config", args.config)
@@ -104,6 +104,8 @@ def _definition(args: argparse.Namespace, log_root: Path):
         data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
     definition.name = args.name or (args.config if entry else f"{config}_{definition.digest()}")
     validate(definition)
+    from neuro_trigger.sweeping.study import shown_url  # Optuna: only once the definition is checked
+
     argv = [a.replace(args.storage, shown_url(args.storage)) if args.storage else a for a in sys.argv[1:]]
     definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(args.storage), "argv": argv}
     return definition
@@ -147,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     cli.quiet_warnings()
     from neuro_trigger.runs.folder import PRODUCTION_LOG_ROOT
     from neuro_trigger.sweeping import definition as definition_lib
-    from neuro_trigger.sweeping import report, study as study_lib
 
     log_root = (args.log_root or PRODUCTION_LOG_ROOT).resolve()
     actions = [a for a in ("status", "resume", "repair") if getattr(args, a)]
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         storage_url = args.storage
     if args.pack is not None and not 1 <= args.pack <= MAX_PACK:
         raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
+    from neuro_trigger.sweeping import report, study as study_lib  # Optuna: only once the arguments are checked
+
     slurm_parameters = None
     if args.slurm is not None:
         from neuro_trigger.sweeping import slurm
