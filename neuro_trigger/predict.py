@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run folder, e.g. log/baseline_v2/version_0 (an unfinished "
                                                     "one is used with a warning)")
     parser.add_argument("files", nargs="+", help="neuroresults files to predict (concatenated in order)")
-    parser.add_argument("--out", type=Path, help="write the rows with PredZ, PredTheta (scaled) and "
+    parser.add_argument("--out", type=Path, help="write the rows (real CSV for a .csv or .csv.gz name, else the input's "
+                                                  "tab-separated layout) with PredZ, PredTheta (scaled) and "
                                                   "PredZ_cm, PredTheta_deg appended")
     parser.add_argument("--filter", default=None, help="filter expression (default: the run's own filter)")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
             io.write_file(tmp, tracks, extra=prediction_columns(pred, None if fixed is None else fixed[0]),
-                          compress=args.out.suffix == ".gz")
+                          compress=args.out.suffix == ".gz", csv=io.is_csv_name(args.out))
         result["out"] = str(args.out)
     result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for _, v in _verdicts(result)}
     if args.json:
@@ -122,7 +123,8 @@ def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: di
               "metrics": metrics, **status}
     if args.out:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
-            files_3dh.write_file(tmp, tracks, extra=export_3dh.prediction_columns(pred, nodes, config["output_scale"]))
+            files_3dh.write_file(tmp, tracks, extra=export_3dh.prediction_columns(pred, nodes, config["output_scale"]),
+                                 csv=io.is_csv_name(args.out))
         result["out"] = str(args.out)
     if args.json:
         print(json.dumps(finite_json(result)))

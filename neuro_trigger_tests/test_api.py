@@ -155,3 +155,25 @@ def test_importing_the_package_imports_neither_the_api_nor_pandas():
                               "import neuro_trigger.runs.record; print(callable(nt.runs), callable(nt.dataset), "
                               "callable(nt.dataset))")
     assert result.stdout.split() == ["False", "False", "True", "True", "True"], result.stderr
+
+
+def test_tab_separated_predictions_of_earlier_releases_are_still_read(log_root, tmp_path):
+    """Issue 21: predictions files are real CSV now; a run folder of an earlier release, whose
+    predictions_<split>.csv.gz are tab-separated with an empty line after the header, reads the same."""
+    import gzip
+    import shutil
+
+    copy = tmp_path / "baseline_v2" / "version_0"
+    shutil.copytree(nt.runs(log_root, status="finished")["run_dir"].iloc[0], copy)
+    path = copy / "predictions_test.csv.gz"
+    current = nt.Run(copy).predictions("test", fixed_point=True)
+    lines = gzip.open(path, "rt").read().splitlines()
+    assert "\t" not in lines[0] and lines[1]
+    with gzip.open(path, "wt") as f:
+        f.write("\n\n".join([lines[0].replace(",", "\t"), "\n".join(lines[1:]).replace(",", "\t")]) + "\n")
+    earlier = nt.Run(copy).predictions("test", fixed_point=True)
+    assert list(earlier.columns) == list(current.columns) and len(earlier) == len(current)
+    np.testing.assert_allclose(earlier.to_numpy(float), current.to_numpy(float))
+    plotted = run_module("-m", "neuro_trigger.compare", str(copy), "--plot", str(tmp_path / "overlay.png"))
+    assert plotted.returncode == 0, plotted.stderr
+    assert (tmp_path / "overlay.png").stat().st_size > 0

@@ -126,8 +126,8 @@ def test_per_expert_override_reaches_the_trained_module(production_run):
 
 def test_prediction_files_match_the_input_format(production_run, small_files):
     run_dir = production_run / "baseline_v2" / "version_0"
-    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:
-        header = f.readline().rstrip("\n").split("\t")
+    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:  # the input's columns as real CSV
+        header = f.readline().rstrip("\n").split(",")
     with gzip.open(small_files["test"][0], "rt") as f:
         input_header = f.readline().rstrip("\n").split("\t")
     assert len(input_header) == 46  # the embedded synthetic layout (SPEC 3a): written back as read
