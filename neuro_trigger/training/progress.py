@@ -121,9 +121,9 @@ class ProgressBoard:
     def table(self) -> Table:
         remaining = self.run_remaining_s()
         elapsed = time.monotonic() - self.started
+        left = "time left known after the first epoch" if remaining is None else f"about {clock(remaining)} left"
         table = Table(title="NeuroTrigger experts", expand=False,
-                      caption=f"run: {clock(elapsed)} so far, about {clock(remaining)} left "
-                              "(training, evaluating, plots, export)")
+                      caption=f"run: {clock(elapsed)} so far, {left} (training, evaluating, plots, export)")
         for column in ("expert", "phase", "epoch", "train loss", "val loss", "best val loss", "ETA"):
             table.add_column(column, justify="right")
         now = time.monotonic()
