@@ -98,3 +98,14 @@ def exit_without_teardown(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+PIPED_WIDTH = 100_000  # characters: no table line is that wide
+
+
+def stdout_console():
+    """A rich console on stdout: the terminal's width on a terminal, or COLUMNS where it is set; piped without
+    COLUMNS, no width limit (rich would wrap tables at 80 columns in a file or a CI log)."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=PIPED_WIDTH)

@@ -6,7 +6,6 @@ RUN is a run folder, a config folder (all its versions) or the log root (all run
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -18,23 +17,31 @@ from rich.text import Text
 from neuro_trigger import cli
 from neuro_trigger.atomic import finite_json
 from neuro_trigger.errors import UserError, printable
+from neuro_trigger.evaluation import metric_table
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare
+from neuro_trigger.evaluation.verdict import format_pm
 from neuro_trigger.runs.record import find_named_runs, read_summary
 
 
-def _fmt(value, error=None, spread=None) -> str:
-    """`value ± error` (the statistical error), with `[± spread]` of the seeds for a group."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+def _fmt(value, error=None, spread=None, scale: float = 1.0) -> str:
+    """`value ± error` (the statistical error, rounded as the verdict and the report round it), with
+    `(seeds ± spread)` of the seeds for a group; numbers times `scale` (100 for % of a fraction)."""
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
         return "-"
-    text = f"{value:.4g}"
-    if error is not None and math.isfinite(error):
-        text += f" ± {error:.2g}"
+    finite = error is not None and math.isfinite(error)
+    text = format_pm(value * scale, error * scale if finite else float("nan"))
     if spread is not None and math.isfinite(spread):
-        text += f" (seeds ± {spread:.2g})"
+        text += f" (seeds ± {spread * scale:.2g})"
     return text
 
 
-PIPED_WIDTH = 100_000  # characters: no table line is that wide
+def _header(name: str) -> Text:
+    """A metric column's title with the unit of its numbers, from the metric table: `efficiency [%]` (as text:
+    `[cm]` is no rich markup)."""
+    unit = metric_table.shown_unit(name)[0]
+    return Text(f"{name} [{unit}]" if unit else name)
+
+
 DEFAULT_COLUMNS = ["loss_vs_old", "z_diff_std_trimmed", "efficiency", "rejection"]
 
 
@@ -64,7 +71,8 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
         if shown:
             table.add_column(name, overflow="fold")
     for name in columns:
-        table.add_column(name, overflow="fold", justify="right")
+        table.add_column(_header(name), overflow="fold", justify="right")
+    scale = {name: metric_table.shown_unit(name)[1] for name in columns}
     runs = {entry["run"]: entry for entry in result["runs"]}
     for row in result["rows"]:
         extra = [value for value, shown in ((row["scope"], experts), (row["data"], result["data_mismatch"]),
@@ -75,16 +83,17 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
             metrics = runs[path]["metrics"].get(row["scope"], {})
             table.add_row(_short(path), _plain(str(runs[path]["description"] or ""), DESCRIPTION_LIMIT),
                           *map(_plain, extra),
-                          *[_fmt(metrics.get(m), metrics.get(f"{m}_err")) for m in columns])
+                          *[_fmt(metrics.get(m), metrics.get(f"{m}_err"), scale=scale[m]) for m in columns])
             packed = runs[path].get("packed_seeds")
             if packed and row["scope"] == "overall":
                 spread = packed["metrics"]
                 table.add_row(f"  {len(packed['seeds'])} packed seeds", "mean over seeds", *map(_plain, extra),
-                              *[_fmt(spread.get(m, {}).get("mean"), None, spread.get(m, {}).get("std"))
+                              *[_fmt(spread.get(m, {}).get("mean"), None, spread.get(m, {}).get("std"), scale[m])
                                 for m in columns])
         if row["count"] > 1:
             table.add_row(f"[bold]mean ({row['count']} seeds)[/]", "", *map(_plain, extra),
-                          *[_fmt(row[m], row[f"{m}_err"], row[f"{m}_std"]) for m in columns], end_section=True)
+                          *[_fmt(row[m], row[f"{m}_err"], row[f"{m}_std"], scale[m]) for m in columns],
+                          end_section=True)
         else:
             table.rows[-1].end_section = True
     console.print(table)
@@ -103,9 +112,9 @@ def print_table(result: dict, console: Console, columns: list[str]) -> None:
 
 
 def console() -> Console:
-    """The terminal's width on a terminal, or COLUMNS where it is set; piped without COLUMNS, no width limit (rich
-    would wrap the table at 80 columns). Either way a run's name is never wrapped, so a script finds it whole."""
-    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=PIPED_WIDTH)
+    """`cli.stdout_console`: the terminal's width, COLUMNS, or piped no width limit. Either way a run's name is
+    never wrapped, so a script finds it whole."""
+    return cli.stdout_console()
 
 
 def main(argv: list[str] | None = None) -> int:

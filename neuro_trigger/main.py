@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.evaluation.verdict import print_run_verdict
     from neuro_trigger.runs.record import try_read_summary
 
-    print_run_verdict(try_read_summary(run_dir)[0] or {})
+    print_run_verdict(try_read_summary(run_dir)[0] or {}, console=cli.stdout_console())
     print(f"run folder: {printable(str(run_dir), None)}")
     if code not in (0, 2):
         print(resume_command(run_dir))

@@ -27,12 +27,10 @@ from neuro_trigger.errors import UserError, describe, user_input
 from neuro_trigger.evaluation import verdict_3dh
 from neuro_trigger.evaluation.fixed_twins import evaluate_split_3dh, evaluate_with_fixed, twin_predictions
 from neuro_trigger.evaluation.verdict import Verdict, rich_table, scope_name, verdict_of
-from neuro_trigger.hardware import deploy_3dh
-from neuro_trigger.hardware.deploy import not_deployable_reason
-from neuro_trigger.inference import load_networks, predict, unfinished_warning
-from neuro_trigger.runs import export, export_3dh
-from neuro_trigger.runs.export import prediction_columns
 from neuro_trigger.runs.record import read_summary
+
+# torch and what needs it (inference, hardware, runs.export*) are imported once the arguments are checked, so a
+# typo or a missing path is answered in about a second, as by main.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run folder, e.g. log/baseline_v2/version_0 (an unfinished "
                                                     "one is used with a warning)")
     parser.add_argument("files", nargs="*", help="neuroresults files to predict (concatenated in order)")
-    parser.add_argument("--out", type=Path, help="write the rows with PredZ, PredTheta (scaled) and "
+    parser.add_argument("--out", type=Path, help="write the rows (real CSV for a .csv or .csv.gz name, else the input's "
+                                                  "tab-separated layout) with PredZ, PredTheta (scaled) and "
                                                   "PredZ_cm, PredTheta_deg appended")
     parser.add_argument("--filter", default=None, help="filter expression (default: the run's own filter)")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -72,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--out {args.out}: folder {args.out.parent} does not exist")
         cli.check_output_is_no_input("--out", args.out, [*map(Path, args.files), args.run_dir])
     summary = read_summary(args.run_dir)
+    for path in args.files:
+        io.check_data_file(Path(path))
+    if args.filter is not None:
+        with user_input("--filter"):
+            parse_filter(args.filter)
+    from neuro_trigger.inference import load_networks, predict, unfinished_warning
+    from neuro_trigger.runs.export import prediction_columns
+
     run_status, warning = summary.get("status"), unfinished_warning(args.run_dir, summary)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
             io.write_file(tmp, tracks, extra=prediction_columns(pred, None if fixed is None else fixed[0]),
-                          compress=args.out.suffix == ".gz")
+                          compress=args.out.suffix == ".gz", csv=io.is_csv_name(args.out))
         result["out"] = str(args.out)
     result["verdict"] = {v.scope.replace(" ", "_"): v.sentence for _, v in _verdicts(result)}
     if args.json:
@@ -112,6 +119,10 @@ def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: di
     """predict for a NeuroTrigger3DH run: one network, its figures per output (float, and with --fixed-point the
     hardware's, bit for bit), the rows in the 3DH layout with PredZ..PredSTT, PredZFix..PredSTTFix and the
     unscaled columns appended."""
+    from neuro_trigger.hardware import deploy_3dh
+    from neuro_trigger.inference import predict
+    from neuro_trigger.runs import export_3dh
+
     network = networks[-1]
     twin = deploy_3dh.fixed_point_network(network) if args.fixed_point else None
     if args.fixed_point and twin is None:
@@ -130,7 +141,8 @@ def _main_3dh(args: argparse.Namespace, config: dict, networks: dict, status: di
               "metrics": metrics, **status}
     if args.out:
         with user_input(f"--out {args.out}"), atomic_path(args.out) as tmp:
-            files_3dh.write_file(tmp, tracks, extra=export_3dh.prediction_columns(pred, nodes, config["output_scale"]))
+            files_3dh.write_file(tmp, tracks, extra=export_3dh.prediction_columns(pred, nodes, config["output_scale"]),
+                                 csv=io.is_csv_name(args.out))
         result["out"] = str(args.out)
     if args.json:
         print(json.dumps(finite_json(result)))
@@ -143,6 +155,8 @@ def _hardware_networks(run_dir: Path, config: dict, networks: dict) -> tuple[dic
     """(name -> the family's arithmetic, name -> float layers in the hardware's form) of every network, refusing
     one the hardware cannot run."""
     from neuro_trigger.config import for_expert
+    from neuro_trigger.hardware import deploy_3dh
+    from neuro_trigger.hardware.deploy import not_deployable_reason
     from neuro_trigger.evaluation import precision_profile as profile_lib
     from neuro_trigger.hardware import deploy
     from neuro_trigger.hardware.fixed_point import DEFAULT_PRECISION
@@ -178,6 +192,8 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
     from neuro_trigger.data.filters import rows_of
     from neuro_trigger.evaluation import metrics_3dh, precision_plots, precision_profile as profile_lib, report
     from neuro_trigger.evaluation.precision_scan import bit_scan
+    from neuro_trigger.inference import load_networks
+    from neuro_trigger.runs import export, export_3dh
     from neuro_trigger.runs.folder import report_images
 
     summary = read_summary(run_dir)
@@ -238,6 +254,8 @@ def _verdicts(result: dict) -> list[tuple[int, Verdict]]:
 
 
 def _check_deployable(run_dir: Path, networks: dict) -> None:
+    from neuro_trigger.hardware.deploy import not_deployable_reason
+
     for expert, network in sorted(networks.items()):
         reason = not_deployable_reason(network)
         if reason:

@@ -11,9 +11,8 @@ import os
 import platform
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytorch_lightning as pl
@@ -21,7 +20,6 @@ import torch
 
 from neuro_trigger import config as config_lib
 from neuro_trigger.atomic import write_text
-from neuro_trigger.constants import ALL_EXPERTS
 from neuro_trigger.data import families, io
 from neuro_trigger.data.cache import fingerprint
 from neuro_trigger.data.splits import SPLITS, resolve_files, shared_data_warning
@@ -33,6 +31,7 @@ from neuro_trigger.runs.git_state import write_git_state
 from neuro_trigger.runs.logs import attach_run_logs, detach_run_logs
 from neuro_trigger.runs.overall import export_overall
 from neuro_trigger.runs.record import run_config, write_summary
+from neuro_trigger.runs.request import RunRequest, log_root_of, resolve_request  # noqa: F401 (for callers)
 from neuro_trigger.runs.reference import compare_to_reference
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
@@ -41,43 +40,9 @@ from neuro_trigger.training.copies import copy_result
 from neuro_trigger.training.experts import train_experts
 from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
 from neuro_trigger.training.pack import Copies, check_packable
+from neuro_trigger.training.progress import announce
 
 log = logging.getLogger("neuro_trigger.run")
-
-
-@dataclass
-class RunRequest:
-    config_name: str
-    overrides: dict = field(default_factory=dict)
-    production: bool = False
-    solo_expert: bool = False
-    description: str = ""
-    data_files: dict[str, list[str]] | None = None  # --data, replaces the config's data set
-    log_root: Path | None = None
-    process_start: float | None = None  # time.time() when the command started, for the timing breakdown
-    tags: dict | None = None  # extra top-level summary.json entries of whoever made the run, e.g. {"sweep": {...}}
-    on_claimed: Callable[[Path], None] | None = None  # told the run folder as soon as it exists (a sweep's trial)
-    tracking_uri: str | None = None  # --tracking-uri (else the config key, else MLFLOW_TRACKING_URI)
-    tracking_parent: str | None = None  # the MLflow run this one is a child of (a sweep's)
-
-
-def resolve_request(request: RunRequest) -> dict:
-    """The validated config of this run, with the debug / solo-expert adjustments applied."""
-    overrides = dict(request.overrides)
-    if request.data_files is not None:
-        overrides["data"] = request.data_files
-    config = config_lib.resolve(request.config_name, overrides)
-    if request.solo_expert or not request.production:
-        config["experts"] = [ALL_EXPERTS]
-    if not request.production:
-        config["epochs"] = min(config["epochs"], config_lib.DEBUG_EPOCHS)
-    return config
-
-
-def log_root_of(request: RunRequest) -> Path:
-    if request.log_root is not None:
-        return Path(request.log_root)
-    return folder.PRODUCTION_LOG_ROOT if request.production else folder.DEBUG_LOG_ROOT
 
 
 def _build_networks(config: dict, weights: dict | None = None) -> dict[int, torch.nn.Module]:
@@ -136,6 +101,7 @@ def _environment() -> dict:
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     """Read the data and build what training needs; every user mistake surfaces here, before any folder."""
     phase("data")
+    reading = time.time()
     data = {split: io.read_files(files[split]) for split in SPLITS}
     families.check_data(config, data, files)
     hashes = {split: [{"path": str(p), **fingerprint(p)} for p in files[split]] for split in SPLITS}
@@ -148,6 +114,8 @@ def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
     networks = _build_networks(config, weights)
     copies = _build_copies(config, networks, weights)
     prepared = expert_data.select(config, config["experts"], data, references)
+    announce("loading", ", ".join(f"{split} {len(data[split])} rows" for split in SPLITS)
+             + f", read and checked in {time.time() - reading:.1f} s")  # only once nothing can be refused
     return data, hashes, (networks, copies), prepared
 
 
@@ -282,6 +250,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                                     caught.exit_code) for output in outputs]
             waiting = time.time()
             phase("plots")
+            announce("export", "the last figures, then report.html")
         for output in outputs:  # the plots still drawing when the export was done, and the workers' CPU time
             output.summary["timing"].update({"plots_wait_s": round(time.time() - waiting, 2),
                                              "workers_s": round(offload.worker_seconds() - worker_seconds, 2)})
@@ -345,6 +314,7 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
     """One output folder's results, exports and final status; returns its exit code."""
     phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
+    announce("export", f"{run_dir.name}: weights, predictions, the overall metrics and plots")
     exported = time.time()
     if output.copy is None:
         own_networks = networks[0]

@@ -115,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.quiet_warnings()
     from neuro_trigger.runs.folder import PRODUCTION_LOG_ROOT
-    from neuro_trigger.sweeping import study as study_lib
 
     log_root = (args.log_root or PRODUCTION_LOG_ROOT).resolve()
     actions = [a for a in ("status", "resume", "repair") if getattr(args, a)]
@@ -132,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.repair:
             return _repair(sweep_dir, storage_url)
         if args.status:
+            from neuro_trigger.sweeping import study as study_lib
+
             return _status(sweep_dir, study_lib.private_url(storage_url, args.storage_password_file), args.json)
     else:
         if not args.config:

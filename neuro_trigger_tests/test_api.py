@@ -190,3 +190,25 @@ def test_a_sweep_mistake_is_a_typed_exception_before_any_trial(tmp_path, small_f
     with pytest.raises(nt.UserError, match="--pack 99"):
         nt.sweep("baseline_v2", {"learning_rate": [0.01, 0.02]}, pack=99, data=data, log_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tab_separated_predictions_of_earlier_releases_are_still_read(log_root, tmp_path):
+    """Issue 21: predictions files are real CSV now; a run folder of an earlier release, whose
+    predictions_<split>.csv.gz are tab-separated with an empty line after the header, reads the same."""
+    import gzip
+    import shutil
+
+    copy = tmp_path / "baseline_v2" / "version_0"
+    shutil.copytree(nt.runs(log_root, status="finished")["run_dir"].iloc[0], copy)
+    path = copy / "predictions_test.csv.gz"
+    current = nt.Run(copy).predictions("test", fixed_point=True)
+    lines = gzip.open(path, "rt").read().splitlines()
+    assert "\t" not in lines[0] and lines[1]
+    with gzip.open(path, "wt") as f:
+        f.write("\n\n".join([lines[0].replace(",", "\t"), "\n".join(lines[1:]).replace(",", "\t")]) + "\n")
+    earlier = nt.Run(copy).predictions("test", fixed_point=True)
+    assert list(earlier.columns) == list(current.columns) and len(earlier) == len(current)
+    np.testing.assert_allclose(earlier.to_numpy(float), current.to_numpy(float))
+    plotted = run_module("-m", "neuro_trigger.compare", str(copy), "--plot", str(tmp_path / "overlay.png"))
+    assert plotted.returncode == 0, plotted.stderr
+    assert (tmp_path / "overlay.png").stat().st_size > 0

@@ -116,8 +116,8 @@ def test_predictions_of_a_run_and_of_predict_out_are_read_by_predict(run_dir, sm
         result = predict(run_dir, str(source), "--json", "--out", str(tmp_path / "again.csv.gz"))
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["overall"] == direct["overall"]
-    with gzip.open(tmp_path / "again.csv.gz", "rt") as f:  # gzip-compressed as its name says
-        assert f.readline().rstrip("\n").split("\t")[-4:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]
+    with gzip.open(tmp_path / "again.csv.gz", "rt") as f:  # gzip-compressed as its name says, real CSV
+        assert f.readline().rstrip("\n").split(",")[-4:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]
     twice = predict(run_dir, str(tmp_path / "again.csv.gz"), "--json", "--fixed-point", "--out",
                     str(tmp_path / "twice.csv"))
     assert twice.returncode == 0, twice.stderr

@@ -77,12 +77,13 @@ class Run:
         PredZ_cm, PredTheta_deg; with `fixed_point` also the FPGA arithmetic's PredZFix, PredThetaFix."""
         import pandas as pd
 
+        from neuro_trigger.data import io
         from neuro_trigger.runs.export import predictions_file
 
         path = predictions_file(self.path, split)
         if not path.is_file():
             raise UserError(f"{self.path}: no predictions of split {split!r} ({path.name}; status {self.status!r})")
-        table = pd.read_csv(path, sep="\t")
+        table = pd.read_csv(path, sep=io.file_delimiter(path))  # CSV, or tab-separated from earlier releases
         present = [c for c in FIXED_COLUMNS if c in table]
         if fixed_point and not present:
             raise UserError(f"{self.path}: no fixed-point predictions (only deployable runs have them)")

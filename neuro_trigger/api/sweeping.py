@@ -81,11 +81,10 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     """The sweep's `Definition` from a named sweep of sweeps.py (or a config) and `space`, whose keys replace
     the named sweep's; checked completely (every grid value, range bound and choice resolves)."""
     from neuro_trigger.data.families import FAMILIES
-    from neuro_trigger.run import RunRequest, resolve_request
+    from neuro_trigger.runs.request import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
     from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
     from neuro_trigger.sweeping.space import Space, nested
-    from neuro_trigger.sweeping.study import shown_url
 
     entry = named.lookup(config, NAMED_SWEEPS) or {}
     base_config = entry.get("config", config)
@@ -106,6 +105,8 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
         data_files=data, base_seed=base["seed"], description=entry.get("description", ""))
     definition.name = name or (config if entry else f"{base_config}_{definition.digest()}")
     validate(definition)
+    from neuro_trigger.sweeping.study import shown_url  # Optuna: only once the definition is checked
+
     shown = [a.replace(storage, shown_url(storage)) if storage else a for a in (argv or [])]
     definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(storage), "argv": shown}
     return definition

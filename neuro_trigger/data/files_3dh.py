@@ -78,20 +78,22 @@ def check_domain(path: Path, tracks: Tracks, first_line: int) -> None:
         raise _first_bad(path, first_line, [TRACK_TYPE], types, bad, f"one of {kinds}")
 
 
-def _row_format(n_inputs: int, extra: int) -> str:
-    return "\t".join(["%g"] * (n_inputs + len(THREE_DH_TARGETS)) + ["%d"] + ["%.9g"] * extra) + "\n"
+def _row_format(n_inputs: int, extra: int, delimiter: str = "\t") -> str:
+    return delimiter.join(["%g"] * (n_inputs + len(THREE_DH_TARGETS)) + ["%d"] + ["%.9g"] * extra) + "\n"
 
 
 def write_file(path: str | os.PathLike, tracks: Tracks, rows_per_member: int = ROWS_PER_MEMBER,
-               extra: dict[str, np.ndarray] | None = None) -> None:
+               extra: dict[str, np.ndarray] | None = None, csv: bool = False) -> None:
     """Write 3DH rows as `CDCTrigger3DHNeuroData` does (SPEC-3DH 2.1): header and blank line as one gzip member,
     then the rows in `%g` form, `rows_per_member` rows per gzip member (1: exactly basf2's file). `extra` columns
-    (predictions) are appended after TrackType, with 9 significant digits (float32 exactly)."""
+    (predictions) are appended after TrackType, with 9 significant digits (float32 exactly). With `csv` (the
+    predictions files): comma-separated, and no blank line after the header."""
     n_inputs = tracks.inputs.shape[1]
     extra = extra or {}
-    header = "".join(f"{name}\t" for name in three_dh_header(n_inputs)[:n_inputs])
-    header += "\t".join([*THREE_DH_TARGETS, TRACK_TYPE, *extra]) + "\n" + "\n"
-    row_format = _row_format(n_inputs, len(extra))
+    delimiter = "," if csv else "\t"
+    header = "".join(f"{name}{delimiter}" for name in three_dh_header(n_inputs)[:n_inputs])
+    header += delimiter.join([*THREE_DH_TARGETS, TRACK_TYPE, *extra]) + "\n" + ("" if csv else "\n")
+    row_format = _row_format(n_inputs, len(extra), delimiter)
     values = np.column_stack([tracks.inputs.astype(np.float64), tracks.reco]).tolist()
     tails = [(kind,) for kind in tracks.track_type.tolist()]  # TrackType and the extra columns of each row
     if extra:

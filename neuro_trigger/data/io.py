@@ -7,7 +7,9 @@ exactly one of the two 3DH layouts (32 or 131 columns) makes a 3DH file (`files_
 3DH-like is refused naming the columns found and the layouts expected. Parsing uses pyarrow's
 multithreaded CSV reader; the result is cached in binary form (see `cache`).
 The prediction columns a run or `predict --out` appends to a classic file (`PredZ` ...) are accepted and ignored,
-so their files are read as the inputs they were made from.
+so their files are read as the inputs they were made from. Those files are real CSV (comma-separated, the header
+and then the rows) where their name ends in `.csv` or `.csv.gz`; files of earlier releases are tab-separated under
+that name, and every reader takes both: the header line says which (`delimiter_of`).
 """
 import gzip
 import os
@@ -26,7 +28,7 @@ from neuro_trigger.data.families import CLASSIC, THREE_DH, detect, looks_three_d
 from neuro_trigger.data.tracks import Tracks
 from neuro_trigger.errors import UserError
 
-HEADER_LINES = 2  # the header and the empty line after it
+HEADER_LINES = 2  # the header and the empty line after it (a CSV file has no empty line: its rows start at line 2)
 PREDICTED_COLUMNS = set(PREDICTION_COLUMNS) | set(FIXED_PREDICTION_COLUMNS)  # an earlier prediction's, ignored
 KNOWN_COLUMNS = set(COLUMNS) | set(TRIGGER_TRACK_COLUMNS) | PREDICTED_COLUMNS
 HEADER_LIMIT = 1 << 16  # characters: the longest header has 46 short names; garbage is refused after this much
@@ -52,20 +54,41 @@ def _refuse_layout(path: Path, names: list[str]) -> UserError:
                      f"{CLASSIC.layouts} or {THREE_DH.layouts}")
 
 
-def _read_header(path: Path) -> list[str]:
-    """The header's column names, refused unless they are the 42 required ones plus optional ones, or exactly
-    one of the 3DH layouts."""
+def is_csv_name(path: str | os.PathLike) -> bool:
+    """Whether a file of predictions is written as real CSV: its name ends in `.csv` or `.csv.gz`."""
+    name = Path(path).name.lower()
+    return name.endswith(".csv") or name.endswith(".csv.gz")
+
+
+def delimiter_of(header: str) -> str:
+    """The column separator a header line uses: a tab (neuroresults, 3DH, predictions of earlier releases), else
+    a comma (the CSV predictions files)."""
+    return "," if "\t" not in header and "," in header else "\t"
+
+
+def _first_lines(path: Path) -> tuple[str, str]:
     try:
         with _open_text(path) as f:
-            header = f.readline(HEADER_LIMIT)
-            blank = f.readline(HEADER_LIMIT)
+            return f.readline(HEADER_LIMIT), f.readline(HEADER_LIMIT)
     except gzip.BadGzipFile as e:
         raise UserError(f"{path}: not a valid gzip file ({e})") from None
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: cannot read as a neuroresults text file ({e})") from None
+
+
+def file_delimiter(path: str | os.PathLike) -> str:
+    """The column separator of a data or predictions file, from its header line."""
+    return delimiter_of(_first_lines(Path(path))[0])
+
+
+def _read_header(path: Path) -> list[str]:
+    """The header's column names, refused unless they are the 42 required ones plus optional ones, or exactly
+    one of the 3DH layouts."""
+    header, blank = _first_lines(path)
     if not header:
         raise UserError(f"{path}: empty file, expected a header line with the 42 neuroresults columns")
-    names = header.rstrip("\r\n").split("\t")
+    delimiter = delimiter_of(header)
+    names = header.rstrip("\r\n").split(delimiter)
     if not header.endswith("\n") and len(names) == 1:
         raise UserError(f"{path}:1: no end of line in the first {HEADER_LIMIT} characters, expected a header line "
                         "with the 42 neuroresults columns")
@@ -86,18 +109,18 @@ def _read_header(path: Path) -> list[str]:
                         + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
     if not header.endswith("\n"):
         raise UserError(f"{path}:1: header longer than {HEADER_LIMIT} characters")
-    if blank.strip():
+    if blank.strip() and delimiter == "\t":
         raise UserError(f"{path}:2: expected an empty line after the header")
     return names
 
 
-def _locate_bad_line(path: Path, names: list[str], int_columns: set[str]) -> str:
+def _locate_bad_line(path: Path, names: list[str], int_columns: set[str], delimiter: str = "\t") -> str:
     """Slow scan, only run after a parse failure, to name the first malformed line."""
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
-            if lineno <= HEADER_LINES or not line.strip():
+            if lineno == 1 or not line.strip():
                 continue
-            fields = line.rstrip("\r\n").split("\t")
+            fields = line.rstrip("\r\n").split(delimiter)
             if len(fields) != len(names):
                 return f"{path}:{lineno}: {len(fields)} columns, expected {len(names)}"
             for name, value in zip(names, fields):
@@ -130,13 +153,14 @@ def parse(path: str | os.PathLike) -> Tracks:
     path = Path(path)
     check_data_file(path)
     names = _read_header(path)
+    first_line = _first_data_line(path)
     three_dh = detect(names)
     if three_dh is not None:
         kinds = files_3dh.column_types(three_dh[1])
         table = _read_table(path, names, {name: getattr(pa, kind)() for name, kind in kinds.items()},
                             {name for name, kind in kinds.items() if kind == "int64"})
         tracks = files_3dh.tracks_of_columns({name: table.column(name).to_numpy() for name in names}, three_dh[1])
-        files_3dh.check_domain(path, tracks, first_line=HEADER_LINES + 1)
+        files_3dh.check_domain(path, tracks, first_line=first_line)
         return tracks
     optional = [n for n in TRIGGER_TRACK_COLUMNS if n in names]
     types = {name: pa.int64() if name in INT_COLUMNS else
@@ -159,22 +183,28 @@ def parse(path: str | os.PathLike) -> Tracks:
         trigger_track=trigger_track,
         trigger_track_columns=tuple(optional),
     )
-    check_domain(path, tracks, first_line=HEADER_LINES + 1)
+    check_domain(path, tracks, first_line=first_line)
     return tracks
+
+
+def _first_data_line(path: Path) -> int:
+    """The line number of the first row: 3 after a header and its empty line, 2 in a CSV file without one."""
+    return HEADER_LINES + 1 if not _first_lines(path)[1].strip() else 2
 
 
 def _read_table(path: Path, names: list[str], types: dict, int_columns: set[str]) -> pa.Table:
     """The rows after the header as an Arrow table of the given column types; a bad line is named."""
+    delimiter = file_delimiter(path)
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False,
                                                  include_columns=[n for n in names if n not in PREDICTED_COLUMNS]),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as e:
-        raise UserError(_locate_bad_line(path, names, int_columns) if isinstance(e, pa.ArrowInvalid)
+        raise UserError(_locate_bad_line(path, names, int_columns, delimiter) if isinstance(e, pa.ArrowInvalid)
                         else f"{path}: {e}") from None
     if table.num_rows == 0:
         raise UserError(f"{path}: no data rows after the header")
@@ -223,16 +253,18 @@ def to_table(tracks: Tracks, extra: dict[str, np.ndarray] | None = None) -> pa.T
 
 
 def write_file(path: str | os.PathLike, tracks: Tracks, extra: dict[str, np.ndarray] | None = None,
-               gzip_level: int = 1, compress: bool | None = None) -> None:
-    """Write rows in the neuroresults layout they were read in; `extra` columns are appended.
+               gzip_level: int = 1, compress: bool | None = None, csv: bool = False) -> None:
+    """Write rows in the neuroresults layout they were read in; `extra` columns are appended. With `csv`, as real
+    CSV: the same columns comma-separated, the header line and then the rows (no empty line).
 
     Compressed with gzip when `compress`, or by default when the name ends in `.gz`.
     """
     path = Path(path)
     compress = path.suffix == ".gz" if compress is None else compress
     table = to_table(tracks, extra)
-    header = ("\t".join(table.column_names) + "\n\n").encode()
-    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    delimiter = "," if csv else "\t"
+    header = (delimiter.join(table.column_names) + ("\n" if csv else "\n\n")).encode()
+    options = pacsv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="none")
     opener = gzip.open(path, "wb", compresslevel=gzip_level) if compress else open(path, "wb")
     with opener as sink:
         sink.write(header)

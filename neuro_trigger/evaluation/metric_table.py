@@ -78,6 +78,21 @@ def find(name: str) -> Metric | None:
     return BY_NAME.get(name) or BY_NAME.get(name.replace("_fixed", ""))
 
 
+# how a stored unit is shown where a row names no `shown_unit`: fractions as %, as in the verdict and the report
+SHOWN = {"fraction": ("%", 100.0), "cm": ("cm", 1.0), "deg": ("deg", 1.0), "ratio": ("", 1.0), "loss": ("", 1.0)}
+
+
+def shown_unit(name: str) -> tuple[str, float]:
+    """(unit, scale) of a figure as tables show it, the stored value times scale: (`%`, 100) for efficiencies
+    and rejections (their `_old` and `_fixed` twins too), (`cm`, 1), (`deg`, 1), (``, 1) for ratios."""
+    metric = find(name)
+    if metric is None:
+        return "", 1.0
+    if metric.shown_unit and metric.shown_unit != "1e-3":
+        return metric.shown_unit, metric.scale
+    return SHOWN.get(metric.unit, ("", 1.0))
+
+
 def higher_is_better(name: str) -> bool:
     metric = find(name)
     return metric is not None and metric.higher_is_better

@@ -41,6 +41,12 @@ class Verdict:
     scope: str  # "expert 4", "overall"
     fixed_point: bool
     judgements: list[Judgement]
+    partial: str = ""  # why the overall figures are partial ("experts 0, 1 of 5"), empty when they are whole
+
+    @property
+    def title(self) -> str:
+        """The scope as tables and sentences name it: `overall (partial: experts 0, 1 of 5)`."""
+        return f"{self.scope} (partial: {self.partial})" if self.partial else self.scope
 
     @property
     def sentence(self) -> str:
@@ -144,7 +150,26 @@ def run_verdicts(summary: dict, split: str = "test") -> list[Verdict]:
     overall = summary.get("metrics", {}).get(split)
     if overall:
         verdicts.append(verdict_of(overall, "overall"))
+        verdicts[-1].partial = partial_overall(summary, split)
     return verdicts
+
+
+def partial_overall(summary: dict, split: str = "test") -> str:
+    """Why the overall figures of an unfinished run are partial (`experts 0, 1 of 5; expert 1 interrupted`): they
+    cover fewer experts than the run trains, or an expert stopped early; empty when they are whole."""
+    if summary.get("status", "finished") == "finished":
+        return ""
+    experts = {name: expert or {} for name, expert in summary.get("experts", {}).items()}
+    planned = list(summary.get("experts_config") or experts)
+    covered = [name for name, expert in experts.items() if expert.get("metrics", {}).get(split)]
+    early = [f"{scope_name(name)} {experts[name].get('status')}" for name in covered
+             if experts[name].get("status") not in (None, "finished")]
+    parts = []
+    if len(covered) < len(planned):
+        numbers = ", ".join(name.removeprefix("expert_") for name in covered)
+        parts.append(f"expert{'s' if len(covered) > 1 else ''} {numbers} of {len(planned)}")
+    parts += early
+    return "; ".join(parts)
 
 
 def format_pm(value: float, err: float, unit: str = "") -> str:
@@ -196,7 +221,8 @@ def sentence(verdict: Verdict) -> str:
                   for j in verdict.judgements if j.verdict == verdict_class]
         if labels:
             parts.append(words + _join(labels))
-    scope = f"{verdict.scope} (fixed point)" if verdict.fixed_point else verdict.scope
+    notes = [f"partial: {verdict.partial}"] * bool(verdict.partial) + ["fixed point"] * verdict.fixed_point
+    scope = f"{verdict.scope} ({'; '.join(notes)})" if notes else verdict.scope
     return f"{scope}: " + (", ".join(parts) if parts else "no figures") + "."
 
 
@@ -242,7 +268,7 @@ def rich_table(verdict: Verdict, data: str = "test split"):
     from rich.text import Text
 
     network = "fixed point" if verdict.fixed_point else "network"
-    table = Table(title=f"{verdict.scope}: {network} against the old network ({data}, {CONFIDENCE}, paired)",
+    table = Table(title=f"{verdict.title}: {network} against the old network ({data}, {CONFIDENCE}, paired)",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("figure", min_width=10)  # the only column that wraps when the terminal is narrow
     for name in (network, "old network", "ratio | diff"):

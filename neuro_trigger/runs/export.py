@@ -131,10 +131,11 @@ def predictions_file(run_dir: Path, split: str) -> Path:
 def write_predictions(run_dir: Path, split: str, tracks: Tracks, pred: np.ndarray, expert: np.ndarray,
                       fixed_nodes: np.ndarray | None = None, with_csv: bool = True) -> None:
     """`predictions_<split>.pt` (rows, experts, predictions: what `compare_to` reads) and, `with_csv`,
-    `predictions_<split>.csv.gz` (input format + prediction columns, gzip level 1: about 4x smaller)."""
+    `predictions_<split>.csv.gz` (the input's columns + prediction columns as real CSV, gzip level 1: about 4x
+    smaller)."""
     if with_csv:
         with atomic_path(run_dir / f"predictions_{split}.csv.gz") as tmp:
-            io.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes), compress=True)
+            io.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes), compress=True, csv=True)
     with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
         torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(expert),
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)
@@ -146,9 +147,10 @@ def read_prediction_columns(run_dir: Path, split: str, names: list[str]) -> dict
 
 
 def read_columns(path: Path, names: list[str]) -> dict[str, np.ndarray]:
-    """Named columns of a neuroresults-format file with extra columns (a predictions file)."""
+    """Named columns of a predictions file: CSV, or tab-separated as earlier releases wrote it."""
     try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter="\t", ignore_empty_lines=True),
+        delimiter = io.file_delimiter(path)
+        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
                                convert_options=pacsv.ConvertOptions(include_columns=names))
     except (OSError, pa.ArrowInvalid) as e:
         raise UserError(f"{path}: cannot read predictions ({e})") from None

@@ -49,7 +49,7 @@ def write_predictions(run_dir: Path, split: str, tracks, pred: np.ndarray, fixed
     the 3DH layout with the prediction columns appended (`predictions_<split>.csv.gz`)."""
     if with_csv:
         with atomic_path(run_dir / f"predictions_{split}.csv.gz") as tmp:
-            files_3dh.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes, output_scale))
+            files_3dh.write_file(tmp, tracks, extra=prediction_columns(pred, fixed_nodes, output_scale), csv=True)
     with atomic_path(run_dir / f"predictions_{split}.pt") as tmp:
         torch.save({"row": torch.from_numpy(tracks.row), "expert": torch.from_numpy(np.full(len(tracks), -1)),
                     "pred": torch.from_numpy(np.ascontiguousarray(pred, dtype=np.float32))}, tmp)

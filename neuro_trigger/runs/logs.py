@@ -37,22 +37,32 @@ def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
 
 
 def configure_console(interactive: bool) -> None:
-    """Console output of the CLI: the live table on a terminal, plain progress lines otherwise.
-
+    """Console output of the CLI: on a terminal the live table, the run's phase lines and the warnings; otherwise
+    one line per expert per phase instead of the table (about 50 lines for five experts). Every epoch's line and
     Lightning's own console lines (accelerator banners, tips) go to the run's log files only.
     """
+    from neuro_trigger.training.progress import EPOCH_LOGGER, PHASE_LOGGER  # torch is loaded by now
+
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         for handler in logging.getLogger(name).handlers:
             if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
                 handler.setLevel(logging.WARNING)
     logger = logging.getLogger("neuro_trigger")
     logger.setLevel(logging.INFO)
-    if not any(getattr(h, "_neuro_trigger_console", False) for h in logger.handlers):
-        console = logging.StreamHandler()
-        console.setLevel(logging.WARNING if interactive else logging.INFO)
-        console.setFormatter(OneLineFormatter("%(asctime)s %(threadName)s %(message)s", "%H:%M:%S"))
-        console._neuro_trigger_console = True
-        logger.addHandler(console)
+    for handler in [h for h in logger.handlers if getattr(h, "_neuro_trigger_console", False)]:
+        logger.removeHandler(handler)  # a second run in this process (the Python API) may be on another stream
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO)
+
+    def shown(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return record.name != EPOCH_LOGGER and (not interactive or record.name == PHASE_LOGGER)
+
+    console.addFilter(shown)
+    console.setFormatter(OneLineFormatter("%(asctime)s %(message)s", "%H:%M:%S"))  # each line names its expert
+    console._neuro_trigger_console = True
+    logger.addHandler(console)
 
 
 def detach_run_logs(handlers: list[logging.Handler]) -> None:

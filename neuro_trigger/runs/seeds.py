@@ -11,6 +11,7 @@ from pathlib import Path
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.evaluation.metric_table import seed_spread
 from neuro_trigger.evaluation.fixed_twins import point_figures
+from neuro_trigger.evaluation.verdict import format_pm
 from neuro_trigger.runs import export
 from neuro_trigger.runs.combined import combine_experts
 from neuro_trigger.training.pack import Copies
@@ -66,8 +67,8 @@ def export_seeds(run_dir: Path, data: dict, prepared: dict, copies: dict[int, Co
     }
     test = summary["seeds"]["metrics"].get("test", {}).get("z_diff_std")
     if test:
-        log.info("%d seeds: test z_diff_std %.3f +- %.3f cm (std over seeds)", len(seeds), test["mean"],
-                 test["std"] or 0.0)
+        log.info("%d seeds: test z_diff_std %s (std over seeds)", len(seeds),
+                 format_pm(test["mean"], test["std"] if test["std"] is not None else float("nan"), "cm"))
 
 
 def _expert_spread(data, copy_predictions: list[dict], config: dict) -> dict:

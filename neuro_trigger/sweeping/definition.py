@@ -16,6 +16,7 @@ from neuro_trigger.config import PACKABLE_KEYS
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.evaluation.metric_table import SWEEP_METRICS, higher_is_better
+from neuro_trigger.runs.request import RunRequest, resolve_request
 from neuro_trigger.sweeping.space import Space, encode, nested
 
 METHODS = ("grid", "random", "tpe")
@@ -100,8 +101,6 @@ def packable(overrides: dict, other: dict) -> bool:
 
 def validate(definition: Definition) -> None:
     """Resolve the config at every grid value, range bound and choice; check metric, method, data files."""
-    from neuro_trigger.run import RunRequest, resolve_request
-
     if not NAME.match(definition.name):
         raise UserError(f"--name {definition.name!r}: use letters, digits, '_', '-' and '.'")
     if definition.method not in METHODS:

@@ -14,7 +14,7 @@ from neuro_trigger.errors import fault_line, write_fault
 from neuro_trigger.training.expert_data import ExpertData
 from neuro_trigger.training.fit import fit_expert
 from neuro_trigger.training.pack import Copies
-from neuro_trigger.training.progress import ProgressBoard, show_until_done
+from neuro_trigger.training.progress import ProgressBoard, announce, show_until_done
 from neuro_trigger.training.result import ExpertResult
 from neuro_trigger.training.threads import experts_at_once, expert_torch_threads
 
@@ -36,12 +36,13 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
     An expert with packed `copies` trains them together in its thread.
     """
     max_epochs = {x: d.config["epochs"] for x, d in prepared.items()}
-    board = ProgressBoard(list(prepared), max_epochs)
     results: dict[int, ExpertResult] = {}
     trainable = list(prepared)
     # at most one expert per core: the Lightning loop and plotting hold the GIL, so more threads than
     # cores only add contention (bench/experts.py: 5 threads on 2 cores took 1.29x the sequential time)
     concurrent = experts_at_once(workers, len(trainable))
+    board = ProgressBoard(list(prepared), max_epochs, {x: len(d.splits["train"]) for x, d in prepared.items()},
+                          concurrent)
     slots = threading.Semaphore(concurrent)
 
     def work(expert: int) -> None:
@@ -61,7 +62,8 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
 
     threads = [threading.Thread(target=work, args=(x,), name=expert_thread_name(x), daemon=True) for x in trainable]
     with expert_torch_threads() as torch_threads:
-        log.info("%d experts, %d at a time, %d torch thread(s) each", len(trainable), concurrent, torch_threads)
+        announce("training", f"{len(trainable)} expert{'s' * (len(trainable) > 1)}, {concurrent} at a time, "
+                             f"{torch_threads} torch thread{'s' * (torch_threads > 1)} each")
         for thread in threads:
             thread.start()
         show_until_done(board, threads)

@@ -57,7 +57,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     previous = _previous_result(expert_dir) if resume else {}
     session_epochs, started = 0, time.monotonic()
     if previous.get("status") == "finished":
-        log.info("expert %d finished before the interruption: evaluating its best weights only", data.expert)
+        board.enter(data.expert, "evaluating", "finished before the interruption, its best weights only")
         epochs, status = previous["epochs"], "finished"
         checkpoint = torch.load(last, map_location="cpu", weights_only=True)
         module.load_state_dict(checkpoint["state_dict"])
@@ -66,10 +66,11 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         resume_from = last if resume and last.is_file() else None
         # a checkpoint taken at the end of epoch index e continues with epoch e + 1
         start_epoch = torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"] + 1 if resume_from else 0
-        log.info("training expert %d%s on %d rows (val %d), batch %d, %s%s", data.expert,
-                 f" ({len(copies.networks)} copies)" if len(copies.networks) > 1 else "", len(x), len(val[0]),
-                 config["batch_size"], "reweighted " + str(config["dist"]) if config["dist"] else "unweighted",
-                 f", resuming from {resume_from} after {start_epoch} epochs" if resume_from else "")
+        board.enter(data.expert, "training",
+                    f"{len(copies.networks)} copies, " * (len(copies.networks) > 1) + f"{len(x)} rows "
+                    f"(val {len(val[0])}), batch {config['batch_size']}, {config['epochs']} epochs, "
+                    + ("reweighted " + str(config["dist"]) if config["dist"] else "unweighted")
+                    + (f", resuming from {resume_from} after {start_epoch} epochs" if resume_from else ""))
         status = "finished"
         with csv_history_kept(expert_dir / "csv" / "metrics.csv", start_epoch):
             try:
@@ -94,20 +95,25 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         best_val_loss=best_val if np.isfinite(best_val) else None,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
     evaluation_started = time.monotonic()
+    if session_epochs:
+        board.enter(data.expert, "evaluating", f"{epochs}/{config['epochs']} epochs trained in "
+                    f"{session_time:.1f} s, best val loss {best_val:.5f}")
+    elif previous.get("status") != "finished":
+        board.enter(data.expert, "evaluating", f"{epochs}/{config['epochs']} epochs")
     if len(copies.networks) > 1:
         record_copies(module, copies, best, data, result)
     result.predictions, result.metrics = evaluate_expert(network, data)
     write_final_summary(trainer.loggers, copies.configs[best], data.expert, result.metrics["test"], epochs)
     plots_started = time.monotonic()
+    board.enter(data.expert, "plots", f"evaluated in {plots_started - evaluation_started:.1f} s")
     write_expert_plots(expert_dir, data, result.predictions, result.metrics)
     plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())
-    board.update(data.expert, status=status)
-    log.info("expert %d %s after %d epochs: test loss_vs_old %.4f, z_diff_std %.2f cm (old %.2f cm)",
-             data.expert, status, epochs, result.metrics["test"].get("loss_vs_old", np.nan),
-             result.metrics["test"].get("z_diff_std", np.nan), result.metrics["test"].get("z_diff_std_old", np.nan))
+    test = result.metrics["test"]
+    board.enter(data.expert, status, f"{epochs} epochs, test loss_vs_old {test.get('loss_vs_old', np.nan):.4f}, "
+                f"z_diff_std {test.get('z_diff_std', np.nan):.2f} cm (old {test.get('z_diff_std_old', np.nan):.2f} cm)")
     return result
 
 

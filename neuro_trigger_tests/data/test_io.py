@@ -103,3 +103,41 @@ def test_a_huge_bad_value_is_not_echoed_back_whole(tmp_path):
     with pytest.raises(UserError) as refused:
         io.read_file(write_raw(tmp_path / "head.gz", [SPEC_ROW], header=COLUMNS + [huge]))
     assert "unknown column" in str(refused.value) and len(str(refused.value)) < 400
+
+
+def test_predictions_are_real_csv_and_old_tab_separated_ones_are_still_read(tmp_path):
+    """Issue 21: predicted.csv was tab-separated under a .csv name. It is comma-separated now; the tab-separated
+    predictions files of earlier releases are read as before, by the data reader and by the predictions reader."""
+    import pandas as pd
+
+    from neuro_trigger.runs.export import prediction_columns, read_prediction_columns
+
+    tracks = synthetic.generate(300, seed=5)
+    extra = prediction_columns(np.linspace(-0.5, 0.5, 600).reshape(300, 2))
+    new, old = tmp_path / "new" / "predictions_test.csv.gz", tmp_path / "old" / "predictions_test.csv.gz"
+    for path, csv in ((new, True), (old, False)):
+        path.parent.mkdir()
+        io.write_file(path, tracks, extra=extra, csv=csv)
+    with gzip.open(new, "rt") as f:
+        header, first_row = f.readline(), f.readline()
+    assert header.rstrip("\n").split(",")[-4:] == ["PredZ", "PredTheta", "PredZ_cm", "PredTheta_deg"]
+    assert "\t" not in header and first_row.strip()  # no empty line after the header: what every CSV tool reads
+    assert list(pd.read_csv(new).columns) == header.rstrip("\n").split(",")
+    assert io.is_csv_name("predicted.csv") and io.is_csv_name("x.CSV.gz") and not io.is_csv_name("x.gz")
+    for path in (new, old):
+        back = io.read_file(path, use_cache=False)  # predict reads a predictions file as input
+        np.testing.assert_array_equal(back.reco, tracks.reco)
+        np.testing.assert_array_equal(back.inputs, tracks.inputs)
+        columns = read_prediction_columns(path.parent, "test", ["RecoZ", "PredZ"])  # compare --plot, the overlay
+        np.testing.assert_array_equal(columns["PredZ"], extra["PredZ"])
+    from neuro_trigger.data import files_3dh, synthetic_3dh
+
+    three_dh = synthetic_3dh.generate(50, 27, seed=1)
+    files_3dh.write_file(tmp_path / "3dh.csv.gz", three_dh, csv=True)
+    files_3dh.write_file(tmp_path / "3dh.gz", three_dh)  # basf2's tab-separated layout, %g as basf2 prints
+    np.testing.assert_array_equal(io.read_file(tmp_path / "3dh.csv.gz", use_cache=False).inputs,
+                                  io.read_file(tmp_path / "3dh.gz", use_cache=False).inputs)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",".join(COLUMNS) + "\n" + ",".join(SPEC_ROW[:-1] + ["x"]) + "\n")
+    with pytest.raises(UserError, match=r"bad.csv:2: column RawTheta is 'x', expected an integer"):
+        io.read_file(bad, use_cache=False)

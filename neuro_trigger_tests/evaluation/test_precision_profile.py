@@ -105,7 +105,7 @@ def test_3dh_profile_counts_wrapped_pre_activations_and_weights_rounded_to_zero(
     summary["metrics"]["test"].update(nnt_purity=None, nnt_purity_fixed=None)
     (changed / "summary.json").write_text(json.dumps(summary))
     _, after = profile_of(changed)
-    assert "purity n/a (fixed n/a)" in (changed / "report.html").read_text()
+    assert "<td>purity at the cut</td><td>n/a</td><td>n/a</td>" in (changed / "report.html").read_text()
     hidden = after["networks"]["network"]["layers"][0]
     assert hidden["preactivation"]["wrapped"] == network["rows"]
     assert after["networks"]["network"]["word"]["weight_lsb"] == 2.0 ** -11

@@ -145,6 +145,22 @@ def test_compare_lists_every_run_with_its_description_and_the_statistical_errors
     assert group["z_diff_std"] == pytest.approx(sum(values) / 2)
 
 
+def test_compare_shows_units_and_percent_and_its_json_stays_numeric(runs):
+    """Bug (issue 21): compare showed no units, and fractions (0.9712) where the verdict and the report show %."""
+    table = run_module("-m", "neuro_trigger.compare", str(runs["a"]), "--columns",
+                       "z_diff_std_trimmed,efficiency,rejection_old,loss_vs_old")
+    assert table.returncode == 0, table.stderr
+    header = next(line for line in table.stdout.splitlines() if "description" in line)
+    assert "z_diff_std_trimmed [cm]" in header and "efficiency [%]" in header and "rejection_old [%]" in header
+    assert "loss_vs_old [" not in header  # a ratio has no unit
+    metrics = json.loads(run_module("-m", "neuro_trigger.compare", str(runs["a"]), "--json").stdout)["runs"][0][
+        "metrics"]["overall"]
+    assert 0 < metrics["efficiency"] <= 1  # the JSON keeps the stored fraction
+    row = next(line for line in table.stdout.splitlines() if runs["a"].name in line)
+    shown = format_pm(100 * metrics["efficiency"], 100 * metrics["efficiency_err"])
+    assert shown in row
+
+
 def test_compare_table_fits_the_terminal_width(runs, monkeypatch):
     """Bug: compare printed a ~200-column table that wrapped into noise in a 100-column terminal."""
     monkeypatch.setenv("COLUMNS", "100")

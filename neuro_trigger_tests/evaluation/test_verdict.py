@@ -173,3 +173,20 @@ def test_console_table_is_the_overall_verdict_and_fits_80_columns():
         assert expected in text, expected
     assert max(len(line) for line in text.splitlines()) <= 80
 
+
+
+def test_an_interrupted_runs_overall_verdict_is_labelled_partial():
+    """Bug (issue 21): an interrupted run's 'overall' table covered only the finished experts and did not say so."""
+    metrics = hand_made()
+    interrupted = {"status": "interrupted", "experts_config": {f"expert_{x}": {} for x in range(5)},
+                   "experts": {"expert_0": {"status": "finished", "metrics": {"test": metrics}},
+                               "expert_1": {"status": "interrupted", "metrics": {"test": metrics}},
+                               "expert_2": {"status": "interrupted", "metrics": {}}},
+                   "metrics": {"test": metrics}}
+    overall = verdict.run_verdicts(interrupted)[-1]
+    assert overall.title == "overall (partial: experts 0, 1 of 5; expert 1 interrupted)"
+    assert overall.sentence.startswith("overall (partial: experts 0, 1 of 5; expert 1 interrupted): ")
+    out = io.StringIO()
+    verdict.print_run_verdict(interrupted, console=Console(file=out, width=200))
+    assert out.getvalue().lstrip().startswith("overall (partial: experts 0, 1 of 5; expert 1 interrupted): network")
+    assert verdict.run_verdicts({**interrupted, "status": "finished"})[-1].title == "overall"

@@ -75,9 +75,9 @@ def test_fixed_point_columns_agree_bit_for_bit_on_every_row(runs_3dh, files_3dh,
     run_dir, _ = runs_3dh[n_inputs]
     tensors, _ = deploy_3dh.read_deployed(run_dir / "weights.json")
     layers = [(tensors[f"model.{k}.weight"].numpy(), tensors[f"model.{k}.bias"].numpy()) for k in (0, 2)]
-    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        rows = np.array([line.split("\t") for line in f.read().splitlines() if line], dtype=np.float64)
+    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:  # real CSV
+        header = f.readline().rstrip("\n").split(",")
+        rows = np.array([line.split(",") for line in f.read().splitlines() if line], dtype=np.float64)
     assert header[:n_inputs + 5] == three_dh_header(n_inputs)
     columns = {name: rows[:, i] for i, name in enumerate(header)}
     inputs = io.read_file(files_3dh[n_inputs]["test"][0]).inputs

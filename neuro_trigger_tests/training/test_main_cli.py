@@ -15,6 +15,7 @@ from neuro_trigger.run import RunRequest, _build_networks, resolve_request
 from neuro_trigger_tests.conftest import run_module
 
 EPOCHS = 3
+CONSOLE = {}  # what the first run printed, piped: {"stdout": ..., "stderr": ...}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def production_run(tmp_path_factory, small_data_args):
             *small_data_args, "-m", f"epochs={EPOCHS}", "expert_2.batch_size=16"]
     first = run_module(*args)
     assert first.returncode == 0, first.stderr
+    CONSOLE.update(stdout=first.stdout, stderr=first.stderr)
     second = run_module(*args[:4], "second run", *args[5:])
     assert second.returncode == 0, second.stderr
     return log_root
@@ -53,8 +55,26 @@ def test_logs_are_split_by_thread(production_run):
     app = (run_dir / "app.log").read_text()
     expert_3 = (run_dir / "expert_3.log").read_text()
     assert "expert_0" in app and "expert_3" in app and "MainThread" in app
-    assert "training expert 3" in expert_3
+    assert "expert 3 training" in expert_3 and f"epoch {EPOCHS}/{EPOCHS}" in expert_3  # epoch lines: files only
     assert all(" expert_3 " in line for line in expert_3.splitlines() if line[:4].isdigit())
+
+
+def test_piped_run_prints_its_phases_in_order_and_few_lines(production_run):
+    """Bug (issue 21): piped to a file, `main.py baseline_v2 -p` printed every epoch of every expert (about 500
+    lines), nothing between the last epoch and the end, and its final table wrapped at 80 columns."""
+    stdout, stderr = CONSOLE["stdout"].splitlines(), CONSOLE["stderr"].splitlines()
+    assert len(stdout) + len(stderr) <= 60
+    assert not [line for line in stdout + stderr if "warn" in line.lower() or "epoch 1/" in line]
+    markers = ["loading:", "training: 5 experts", *[f"expert 3 {p}:" for p in ("training", "evaluating", "plots",
+                                                                             "finished")], "export:"]
+    at = [next(i for i, line in enumerate(stderr) if marker in line) for marker in markers]
+    assert at == sorted(at)
+    for expert in range(5):
+        assert [p for line in stderr for p in ("training", "evaluating", "plots", "finished")
+                if f" expert {expert} {p}:" in line] == ["training", "evaluating", "plots", "finished"]
+    title = next(line for line in stdout if "against the old network" in line)
+    assert title.strip().startswith("overall") and title.strip().endswith("paired)")  # one line, not wrapped
+    assert any(len(line) > 80 for line in stdout)  # the sentences at full width
 
 
 def test_second_run_gets_the_next_version_and_log_txt_lines(production_run):
@@ -106,8 +126,8 @@ def test_per_expert_override_reaches_the_trained_module(production_run):
 
 def test_prediction_files_match_the_input_format(production_run, small_files):
     run_dir = production_run / "baseline_v2" / "version_0"
-    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:
-        header = f.readline().rstrip("\n").split("\t")
+    with gzip.open(run_dir / "predictions_test.csv.gz", "rt") as f:  # the input's columns as real CSV
+        header = f.readline().rstrip("\n").split(",")
     with gzip.open(small_files["test"][0], "rt") as f:
         input_header = f.readline().rstrip("\n").split("\t")
     assert len(input_header) == 46  # the embedded synthetic layout (SPEC 3a): written back as read
