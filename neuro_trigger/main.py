@@ -30,6 +30,7 @@ examples:
   python neuro_trigger/main.py reweight_normal -p -m expert_2.batch_size=16 act=softsign dist.n_buckets=21
   python neuro_trigger/main.py baseline_v2 -p --data train.gz val.gz test1.gz,test2.gz
   python neuro_trigger/main.py baseline_v2 -p --seeds 8                 8 seeds of every expert, trained together
+  python neuro_trigger/main.py --draw log/baseline_v2/version_7          the plots of a sweep trial, into its report
 """
 
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue an interrupted, failed or killed run (log/<config>/version_<n>) "
                              "from each expert's last checkpoint")
+    parser.add_argument("--draw", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="draw the plots of finished runs made without them (sweep trials) and put them into "
+                             "their report.html")
     parser.add_argument("-p", "--production", action="store_true",
                         help="production run into log/ (default: debug run into /tmp/nt_pytorch_debug_log)")
     parser.add_argument("-s", "--solo_expert", action="store_true",
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     phase("startup")
     interactive = sys.stderr is not None and sys.stderr.isatty()
+    if args.draw is not None:
+        return draw(args)
     if args.resume is not None:
         if args.config or args.modify or args.data or args.log_root or args.seeds is not None or args.tracking_uri:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
@@ -101,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     if code not in (0, 2):
         print(resume_command(run_dir))
     return code
+
+
+def draw(args: argparse.Namespace) -> int:
+    """`--draw RUN_DIR ...`: each run's plots and report.html, one line per run."""
+    if args.config or args.resume or args.modify or args.data or args.log_root or args.seeds is not None \
+            or args.tracking_uri or args.production or args.solo_expert or args.description is not None:
+        raise UserError("--draw takes only run folders: each run's own config, data and weights are used")
+    missing = next((p for p in args.draw if not (p / "summary.json").is_file()), None)
+    if missing is not None:
+        raise UserError(f"--draw {missing}: not a run folder (no summary.json)")
+    from neuro_trigger.inference import draw_figures
+
+    for run_dir in args.draw:
+        images = draw_figures(run_dir)
+        print(f"{printable(str(run_dir), None)}: {len(images)} plots, report {printable(str(run_dir / 'report.html'), None)}")
+    return 0
 
 
 def resume_command(run_dir: Path) -> str:

@@ -43,6 +43,7 @@ from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStr
 from neuro_trigger.training.pack import Copies, check_packable
 
 log = logging.getLogger("neuro_trigger.run")
+FIGURES_PENDING = report.FIGURES_PENDING
 
 
 @dataclass
@@ -59,6 +60,7 @@ class RunRequest:
     on_claimed: Callable[[Path], None] | None = None  # told the run folder as soon as it exists (a sweep's trial)
     tracking_uri: str | None = None  # --tracking-uri (else the config key, else MLFLOW_TRACKING_URI)
     tracking_parent: str | None = None  # the MLflow run this one is a child of (a sweep's)
+    figures: bool = True  # False (sweep trials): no plots; summary.json says "figures": "pending" (main.py --draw)
 
 
 def resolve_request(request: RunRequest) -> dict:
@@ -180,6 +182,8 @@ def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes
                    "data_s": round(data_time, 2)},
     }
     summary.update(request.tags or {})
+    if not request.figures:
+        summary["figures"] = FIGURES_PENDING
     if request.on_claimed is not None:
         request.on_claimed(run_dir)
     if request.production:
@@ -254,6 +258,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
     returns the exit codes. `networks` is (network per expert, packed copies per expert or empty)."""
     main = outputs[0]
     config = main.config
+    figures = main.summary.get("figures") != FIGURES_PENDING  # a resumed sweep trial stays without plots
     training_dir = main.run_dir / "pack" if main.copy is not None else main.run_dir
     for output in outputs:
         output.started = time.time() - (output.summary.get("wall_time_s", 0.0) if resume else 0.0)
@@ -276,10 +281,10 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                 results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
                                         lambda expert: [MeanExpertCallback(mean_stream, expert),
                                                         *(tracker.loggers(expert) if tracker else [])],
-                                        resume=resume, copies=networks[1])
+                                        resume=resume, copies=networks[1], figures=figures)
             mean_stream.close()
             codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
-                                    caught.exit_code) for output in outputs]
+                                    caught.exit_code, figures) for output in outputs]
             waiting = time.time()
             phase("plots")
         for output in outputs:  # the plots still drawing when the export was done, and the workers' CPU time
@@ -320,7 +325,7 @@ def _close(output: Output) -> bool:
     summary, run_dir = output.summary, output.run_dir
     summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
     summary["wall_time_s"] = round(time.time() - output.started, 2)
-    images = sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+    images = report_images(run_dir, summary)
     closed = True
     for name, write in (("report.html", lambda: write_text(run_dir / "report.html", report.render(summary, images))),
                         ("summary.json", lambda: write_summary(run_dir, summary))):
@@ -340,8 +345,15 @@ def _close(output: Output) -> bool:
     return closed
 
 
+def report_images(run_dir: Path, summary: dict) -> list[Path]:
+    """The PNGs report.html embeds: none while the run's figures are pending."""
+    if summary.get("figures") == FIGURES_PENDING:
+        return []
+    return sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+
+
 def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,
-                   training: float, stopped: bool, stop_code: int) -> int:
+                   training: float, stopped: bool, stop_code: int, figures: bool = True) -> int:
     """One output folder's results, exports and final status; returns its exit code."""
     phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
@@ -350,10 +362,10 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
         own_networks = networks[0]
     else:
         copies = networks[1]
-        results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}")
+        results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}", figures)
                    for x, r in results.items()}
         own_networks = {x: c.networks[output.copy] for x, c in copies.items()}
-    export_overall(run_dir, data, prepared, own_networks, results, summary, config)
+    export_overall(run_dir, data, prepared, own_networks, results, summary, config, figures)
     if networks[1] and output.copy is None:
         seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
     summary.setdefault("timing", {}).update({

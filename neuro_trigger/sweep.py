@@ -208,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     from neuro_trigger.sweeping import pool
 
     code = pool.run_local(sweep_dir, storage_url, args.workers)
+    if code == 0:
+        from neuro_trigger.sweeping import best_figures
+
+        drawn = best_figures.draw_best(report.open_study(sweep_dir, storage_url), definition.direction)
+        if drawn:
+            print(f"plots of the best {len(drawn)} trial(s) drawn into their report.html; any other trial's: "
+                  f"python neuro_trigger/main.py --draw RUN_DIR", flush=True)
     written = report.write_report(sweep_dir, storage_url)
     if tracked:
         from neuro_trigger.runs import tracking

@@ -12,6 +12,7 @@ from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdi
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
 # run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
+FIGURES_PENDING = "pending"  # summary.json's "figures" of a run made without plots (sweep trials), until drawn
 SHOWN_SPLITS = ("test", "val")
 ERRORS_OF_SPLIT = {"test": "verdict_and_plots", "val": "verdict", "train": "none"}
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}
@@ -133,7 +134,9 @@ def render(summary: dict, images: list[Path]) -> str:
         f"{e(str(summary.get('seed', '')))}</p>",
         f"<h2>Timing</h2><pre>{e(json.dumps({**timing, 'experts': per_expert_time}, indent=1))}</pre>",
         f"<h2>Config</h2><pre>{e(json.dumps(summary.get('config', {}), indent=1))}</pre>",
-        "<h2>Plots</h2>" + "".join(_image(p) for p in images),
+        "<h2>Plots</h2>" + ("".join(_image(p) for p in images) if summary.get("figures") != FIGURES_PENDING else
+                            f"<p>not drawn yet (a sweep trial): <code>python neuro_trigger/main.py --draw "
+                            f"{e(summary.get('run_dir', 'RUN_DIR'))}</code> draws them into this page</p>"),
     ]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>NeuroTrigger "
             f"{e(summary.get('config_name', ''))}</title><style>{STYLE}</style></head><body>"

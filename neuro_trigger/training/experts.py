@@ -29,11 +29,12 @@ def expert_thread_name(expert: int) -> str:
 def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.Module],
                   run_dir: Path, workers: int, stop: threading.Event,
                   callbacks_for: Callable[[int], list] = lambda expert: [],
-                  resume: bool = False, copies: dict[int, Copies] | None = None) -> dict[int, ExpertResult]:
+                  resume: bool = False, copies: dict[int, Copies] | None = None,
+                  figures: bool = True) -> dict[int, ExpertResult]:
     """Train every prepared expert in its own thread (at most `workers` at once); wait for all.
 
     With `resume`, finished experts are only evaluated and the others continue from their last checkpoint.
-    An expert with packed `copies` trains them together in its thread.
+    An expert with packed `copies` trains them together in its thread. `figures`: whether plots are drawn.
     """
     max_epochs = {x: d.config["epochs"] for x, d in prepared.items()}
     board = ProgressBoard(list(prepared), max_epochs)
@@ -51,7 +52,8 @@ def train_experts(prepared: dict[int, ExpertData], networks: dict[int, torch.nn.
                 return
             try:
                 results[expert] = fit_expert(prepared[expert], networks[expert], run_dir / f"expert_{expert}",
-                                             board, stop, callbacks_for(expert), resume, (copies or {}).get(expert))
+                                             board, stop, callbacks_for(expert), resume, (copies or {}).get(expert),
+                                             figures)
             except Exception as e:  # one expert's failure must not stop the others
                 fault = write_fault(e)  # a full or read-only disk: the file, else the expert's folder
                 error = fault_line(fault, run_dir / f"expert_{expert}") if fault else f"{type(e).__name__}: {e}"

@@ -37,10 +37,11 @@ log = logging.getLogger("neuro_trigger.training")
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
                stop: threading.Event, extra_callbacks: list[pl.Callback | Logger] = (), resume: bool = False,
-               copies: Copies | None = None) -> ExpertResult:
+               copies: Copies | None = None, figures: bool = True) -> ExpertResult:
     """Train (or, resuming, continue from the last checkpoint) the expert's copies (`network` alone without
     `copies`), put the best copy's best weights into `network`, predict and evaluate every split, write
-    result.json and the plots. A finished expert is not retrained on resume."""
+    result.json and the plots. A finished expert is not retrained on resume. Without `figures` (a sweep
+    trial) no plot is drawn, neither in TensorBoard nor as PNG: `main.py --draw` draws the PNGs later."""
     config = data.config
     copies = copies or Copies([config], [network], labels=[f"expert {data.expert}"])
     x, y, _ = data.tensors("train")
@@ -50,7 +51,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     train_batches = PackBatches((x, y), config["batch_size"], sampler, steps_per_chunk(config["batch_size"]))
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     loggers = [c for c in extra_callbacks if isinstance(c, Logger)]
-    callbacks = [ProgressCallback(board, data.expert), plotter, *(c for c in extra_callbacks if c not in loggers)]
+    callbacks = [ProgressCallback(board, data.expert), *([plotter] if figures else []),
+                 *(c for c in extra_callbacks if c not in loggers)]
     trainer = _trainer(config, expert_dir, len(train_batches),
                        callbacks + ([CopyTensorBoard(copies)] if copies.tensorboard_dirs else []), stop, loggers)
     last = expert_dir / "ckpts" / "last.ckpt"
@@ -99,8 +101,9 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     result.predictions, result.metrics = evaluate_expert(network, data)
     write_final_summary(trainer.loggers, copies.configs[best], data.expert, result.metrics["test"], epochs)
     plots_started = time.monotonic()
-    write_expert_plots(expert_dir, data, result.predictions, result.metrics)
-    plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
+    if figures:
+        write_expert_plots(expert_dir, data, result.predictions, result.metrics)
+        plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())
