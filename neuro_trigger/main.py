@@ -121,7 +121,8 @@ def draw(args: argparse.Namespace) -> int:
 
     for run_dir in args.draw:
         images = draw_figures(run_dir)
-        print(f"{printable(str(run_dir), None)}: {len(images)} plots, report {printable(str(run_dir / 'report.html'), None)}")
+        report = printable(str(run_dir / "report.html"), None)
+        print(f"{printable(str(run_dir), None)}: {len(images)} plots, report {report}")
     return 0
 
 

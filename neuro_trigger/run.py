@@ -5,6 +5,7 @@ weights) is checked before the version folder is claimed, so a mistake never lea
 folder behind; after that, summary.json always says how far the run got.
 """
 import datetime
+import importlib.metadata
 import json
 import logging
 import os
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from neuro_trigger import config as config_lib
@@ -37,9 +37,7 @@ from neuro_trigger.runs.reference import compare_to_reference
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
-from neuro_trigger.training.copies import copy_result
-from neuro_trigger.training.experts import train_experts
-from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+from neuro_trigger.training.imports import wait_for_imports
 from neuro_trigger.training.pack import Copies, check_packable
 
 log = logging.getLogger("neuro_trigger.run")
@@ -132,7 +130,8 @@ def _dry_build(expert: int, expert_config: dict, network: torch.nn.Module) -> No
 
 def _environment() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "pytorch_lightning": pl.__version__, "numpy": np.__version__, "host": platform.node()}
+            "pytorch_lightning": importlib.metadata.version("pytorch_lightning"), "numpy": np.__version__,
+            "host": platform.node()}
 
 
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
@@ -256,6 +255,10 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                       resume: bool) -> list[int]:
     """Train in threads, export into every output folder, and keep each summary.json truthful at every step;
     returns the exit codes. `networks` is (network per expert, packed copies per expert or empty)."""
+    wait_for_imports()  # Lightning, imported while the data was read (api/training.py)
+    from neuro_trigger.training.experts import train_experts
+    from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+
     main = outputs[0]
     config = main.config
     figures = main.summary.get("figures") != FIGURES_PENDING  # a resumed sweep trial stays without plots
@@ -355,6 +358,8 @@ def report_images(run_dir: Path, summary: dict) -> list[Path]:
 def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,
                    training: float, stopped: bool, stop_code: int, figures: bool = True) -> int:
     """One output folder's results, exports and final status; returns its exit code."""
+    from neuro_trigger.training.copies import copy_result
+
     phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
     exported = time.time()

@@ -36,15 +36,20 @@ def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     return handlers
 
 
+def quiet_lightning_console() -> None:
+    """Lightning's console handlers show warnings only (again once Lightning is imported, if it was not yet)."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.WARNING)
+
+
 def configure_console(interactive: bool) -> None:
     """Console output of the CLI: the live table on a terminal, plain progress lines otherwise.
 
     Lightning's own console lines (accelerator banners, tips) go to the run's log files only.
     """
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setLevel(logging.WARNING)
+    quiet_lightning_console()
     logger = logging.getLogger("neuro_trigger")
     logger.setLevel(logging.INFO)
     if not any(getattr(h, "_neuro_trigger_console", False) for h in logger.handlers):

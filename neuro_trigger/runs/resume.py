@@ -32,8 +32,9 @@ def check_data_unchanged(run_dir: Path, summary: Summary, option: str = "--resum
             if not path.is_file():
                 raise UserError(f"{option} {run_dir}: data file {path} is gone")
             if not same_data(entry, fingerprint(path)):
+                advice = "; start a new run instead" if option == "--resume" else ""
                 raise UserError(f"{option} {run_dir}: data file {path} changed since the run started "
-                                f"(content hash differs)" + ("; start a new run instead" if option == "--resume" else ""))
+                                f"(content hash differs){advice}")
             files[split].append(path)
     return files
 

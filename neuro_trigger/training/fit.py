@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -37,11 +37,13 @@ log = logging.getLogger("neuro_trigger.training")
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
                stop: threading.Event, extra_callbacks: list[pl.Callback | Logger] = (), resume: bool = False,
-               copies: Copies | None = None, figures: bool = True) -> ExpertResult:
+               copies: Copies | None = None, figures: bool = True,
+               trained: Callable[[], None] = lambda: None) -> ExpertResult:
     """Train (or, resuming, continue from the last checkpoint) the expert's copies (`network` alone without
     `copies`), put the best copy's best weights into `network`, predict and evaluate every split, write
     result.json and the plots. A finished expert is not retrained on resume. Without `figures` (a sweep
-    trial) no plot is drawn, neither in TensorBoard nor as PNG: `main.py --draw` draws the PNGs later."""
+    trial) no plot is drawn, neither in TensorBoard nor as PNG: `main.py --draw` draws the PNGs later. `trained`
+    is called once training has ended, before the evaluation (the next expert may start training)."""
     config = data.config
     copies = copies or Copies([config], [network], labels=[f"expert {data.expert}"])
     x, y, _ = data.tensors("train")
@@ -95,6 +97,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s,
         best_val_loss=best_val if np.isfinite(best_val) else None,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
+    trained()
     evaluation_started = time.monotonic()
     if len(copies.networks) > 1:
         record_copies(module, copies, best, data, result)
