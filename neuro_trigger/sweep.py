@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repair", metavar="NAME", help="keep every intact record of a sweep's damaged journal "
                         "(a backup of the damaged file is written first), then continue it with --resume")
     parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
+    parser.add_argument("--draw-best", type=int, default=None, metavar="N",
+                        help="trials are made without plots; at the end draw those of the N best (default 1; "
+                             "any other: python neuro_trigger/main.py --draw RUN_DIR)")
     cli.add_data_option(parser)
     parser.add_argument("--log-root", type=Path, default=None, help="runs and log/sweeps/ below this folder")
     parser.add_argument("--name", default=None, help="name of the sweep (default: the named sweep, or config_<hash>)")
@@ -174,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         definition = _definition(args, log_root)
         sweep_dir = log_root / "sweeps" / definition.name
         storage_url = args.storage
+    if args.draw_best is not None and args.draw_best < 0:
+        raise UserError(f"--draw-best {args.draw_best}: expected a number >= 0")
     if args.pack is not None and not 1 <= args.pack <= MAX_PACK:
         raise UserError(f"--pack {args.pack}: expected a number >= 1 and <= {MAX_PACK}")
     slurm_parameters = None
@@ -211,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if code == 0:
         from neuro_trigger.sweeping import best_figures
 
-        drawn = best_figures.draw_best(report.open_study(sweep_dir, storage_url), definition.direction)
+        drawn = best_figures.draw_best(report.open_study(sweep_dir, storage_url), definition.direction,
+                                       best_figures.BEST_DRAWN if args.draw_best is None else args.draw_best)
         if drawn:
             print(f"plots of the best {len(drawn)} trial(s) drawn into their report.html; any other trial's: "
                   f"python neuro_trigger/main.py --draw RUN_DIR", flush=True)

@@ -16,7 +16,8 @@ from neuro_trigger.evaluation.report import FIGURES_PENDING
 from neuro_trigger.runs.record import try_read_summary
 
 log = logging.getLogger("neuro_trigger.sweep")
-BEST_DRAWN = 3  # trials whose plots the sweep draws at its end
+BEST_DRAWN = 1  # trials whose plots the sweep draws at its end (sweep.py --draw-best): each costs a run's plots
+# (some 60 of a five-expert run), which the sweep's per-trial budget of 2 s (issue 21) pays for over its trials
 
 
 def best_run_dirs(study: optuna.Study, direction: str, count: int = BEST_DRAWN) -> list[Path]:

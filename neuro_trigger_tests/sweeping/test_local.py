@@ -173,14 +173,14 @@ def test_sweep_trials_have_no_plots_until_drawn_and_the_best_are_drawn_at_the_en
     runs = sorted((log_root / "baseline_v2").glob("version_*"))
     pending = [r for r in runs if summary_of(r).get("figures") == "pending"]
     drawn = [r for r in runs if summary_of(r).get("figures") == "drawn"]
-    assert len(pending) == 1 and len(drawn) == 3, [summary_of(r).get("figures") for r in runs]
+    assert len(pending) == 3 and len(drawn) == 1, [summary_of(r).get("figures") for r in runs]
     trial = pending[0]
     assert not list(trial.glob("**/*.png"))
     assert (trial / "weights.json").is_file() and (trial / "predictions_test.csv.gz").is_file()
     report = (trial / "report.html").read_text()
     assert "data:image/png" not in report and "--draw" in report
     assert all("data:image/png" in (r / "report.html").read_text() for r in drawn)
-    assert "plots of the best 3 trial(s) drawn" in result.stdout
+    assert "plots of the best 1 trial(s) drawn" in result.stdout
     out = run_module("neuro_trigger/main.py", "--draw", str(trial))
     assert out.returncode == 0, out.stderr
     assert summary_of(trial)["figures"] == "drawn" and summary_of(trial)["status"] == "finished"
