@@ -128,7 +128,7 @@ def draw_figures(run_dir: Path) -> list[Path]:
             if overall and FAMILIES[config["family"]].export_format != THREE_DH.export_format:
                 write_overall_plots(run_dir, combine_experts(data, prepared, predictions, "test")[:3], overall, config)
         summary["figures"] = "drawn"
-        images = sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+        images = report.images_of(run_dir, summary)
         write_text(run_dir / "report.html", report.render(summary, images))
         record.write_summary(run_dir, summary)
         return images

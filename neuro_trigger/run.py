@@ -328,7 +328,7 @@ def _close(output: Output) -> bool:
     summary, run_dir = output.summary, output.run_dir
     summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
     summary["wall_time_s"] = round(time.time() - output.started, 2)
-    images = report_images(run_dir, summary)
+    images = report.images_of(run_dir, summary)
     closed = True
     for name, write in (("report.html", lambda: write_text(run_dir / "report.html", report.render(summary, images))),
                         ("summary.json", lambda: write_summary(run_dir, summary))):
@@ -346,13 +346,6 @@ def _close(output: Output) -> bool:
     if output.tracker is not None:
         output.tracker.finish(run_dir, summary)
     return closed
-
-
-def report_images(run_dir: Path, summary: dict) -> list[Path]:
-    """The PNGs report.html embeds: none while the run's figures are pending."""
-    if summary.get("figures") == FIGURES_PENDING:
-        return []
-    return sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
 
 
 def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,

@@ -104,6 +104,13 @@ def _image(path: Path) -> str:
            f'src="data:image/png;base64,{data}">'
 
 
+def images_of(run_dir: Path, summary: dict) -> list[Path]:
+    """The PNGs of a run folder that its page embeds: none while its figures are pending."""
+    if summary.get("figures") == FIGURES_PENDING:
+        return []
+    return sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
+
+
 def render(summary: dict, images: list[Path]) -> str:
     """The report page of a run summary and its PNG plots."""
     e = html.escape
