@@ -82,3 +82,56 @@ def predict(networks: dict[int, torch.nn.Module], tracks: Tracks) -> tuple[np.nd
             pred[rows] = torch.cat(chunks).double().numpy()
             used[rows] = expert
     return pred, used
+
+
+def draw_figures(run_dir: Path) -> list[Path]:
+    """Draw the PNGs of a run made without them (a sweep trial, summary.json "figures": "pending"), as the run
+    would have drawn them: every trained expert's and the combined network's, from its own data files (checked
+    unchanged), its best weights and the metrics in summary.json; then report.html again with its images.
+    Returns the PNGs. The folder is locked meanwhile, as a run or resume locks it."""
+    from neuro_trigger.atomic import write_text
+    from neuro_trigger.data import io
+    from neuro_trigger.data.families import FAMILIES, THREE_DH
+    from neuro_trigger.data.splits import SPLITS
+    from neuro_trigger.evaluation import offload, report
+    from neuro_trigger.runs import folder
+    from neuro_trigger.runs.combined import combine_experts
+    from neuro_trigger.runs.overall import write_overall_plots
+    from neuro_trigger.runs.reference import compare_to_reference
+    from neuro_trigger.runs.resume import check_data_unchanged
+    from neuro_trigger.training.expert_data import select
+    from neuro_trigger.training.expert_evaluation import predict_all, write_expert_plots
+
+    run_dir = Path(run_dir)
+    record.read_summary(run_dir)  # a run folder at all, before a lock file is made in it
+    folder.lock_run_folder(run_dir)
+    try:
+        summary = record.read_summary(run_dir)
+        files = check_data_unchanged(run_dir, summary, "--draw")
+        config, networks = load_networks(run_dir)
+        evaluated = {x: e["metrics"] for x, e in ((x, summary["experts"].get(f"expert_{x}", {})) for x in networks)
+                     if e.get("metrics", {}).get("test")}
+        if not evaluated:
+            raise UserError(f"--draw {run_dir}: no expert has test metrics in summary.json to draw")
+        data = {split: io.read_files(files[split]) for split in SPLITS}
+        references = {split: data[split].old for split in SPLITS}
+        if config["compare_to"]:
+            references = compare_to_reference(Path(summary.get("log_root", run_dir.parents[1])), config["compare_to"],
+                                              data, summary["data"])
+        prepared = select(config, list(evaluated), data, references)
+        predictions = {x: {"test": predict_all(networks[x], prepared[x].tensors("test")[0], d.config["out_size"])}
+                       for x, d in prepared.items()}
+        with offload.workers():
+            for x, metrics in evaluated.items():
+                write_expert_plots(run_dir / f"expert_{x}", prepared[x], predictions[x], metrics)
+            overall = summary.get("metrics", {}).get("test")
+            if overall and FAMILIES[config["family"]].export_format != THREE_DH.export_format:
+                write_overall_plots(run_dir, (*combine_experts(data, prepared, predictions, "test"), None), overall,
+                                    config)
+        summary["figures"] = "drawn"
+        images = report.images_of(run_dir, summary)
+        write_text(run_dir / "report.html", report.render(summary, images))
+        record.write_summary(run_dir, summary)
+        return images
+    finally:
+        folder.unlock_run_folder(run_dir)

@@ -32,6 +32,7 @@ examples:
   python neuro_trigger/main.py baseline_v2 -p --data train.gz val.gz test1.gz,test2.gz
   python neuro_trigger/main.py baseline_v2 -p --seeds 8                 8 seeds of every expert, trained together
   python neuro_trigger/main.py --sync log/baseline_v2/version_3 --tracking-uri http://127.0.0.1:5000
+  python neuro_trigger/main.py --draw log/baseline_v2/version_7          the plots of a sweep trial, into its report
 """
 
 
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="upload run folders (or config folders, a sweep folder, a log root) to an MLflow server, "
                              "sending only what it does not hold yet: the server of --tracking-uri, else the one "
                              "each run's record names, else MLFLOW_TRACKING_URI (docs/tracking.md)")
+    parser.add_argument("--draw", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="draw the plots of finished runs made without them (sweep trials) and put them into "
+                             "their report.html")
     parser.add_argument("-p", "--production", action="store_true",
                         help="production run into log/ (default: debug run into /tmp/nt_pytorch_debug_log)")
     parser.add_argument("-s", "--solo_expert", action="store_true",
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     interactive = sys.stderr is not None and sys.stderr.isatty()
     if args.sync:
         return sync(args)
+    if args.draw is not None:
+        return draw(args)
     if args.resume is not None:
         if args.config or args.modify or args.data or args.log_root or args.seeds is not None or args.tracking_uri:
             raise UserError("--resume takes only the run folder: the run's own config and data are used")
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 def sync(args: argparse.Namespace) -> int:
     """`--sync RUN ...`: each run folder uploaded, its MLflow run id printed."""
     if args.config or args.resume or args.modify or args.data or args.log_root or args.seeds is not None \
-            or args.production or args.solo_expert or args.description is not None:
+            or args.production or args.solo_expert or args.description is not None or args.draw is not None:
         raise UserError("--sync takes only run folders (and --tracking-uri): what a run holds is uploaded as it is")
     cli.quiet_warnings()
     from neuro_trigger.api.tracking import sync_run
@@ -123,6 +129,23 @@ def sync(args: argparse.Namespace) -> int:
     for run in find_named_runs(args.sync):
         run_id = sync_run(run.path, args.tracking_uri)
         print(f"{printable(str(run.path), None)}: MLflow run {run_id}")
+    return 0
+
+
+def draw(args: argparse.Namespace) -> int:
+    """`--draw RUN_DIR ...`: each run's plots and report.html, one line per run."""
+    if args.config or args.resume or args.modify or args.data or args.log_root or args.seeds is not None \
+            or args.tracking_uri or args.production or args.solo_expert or args.description is not None:
+        raise UserError("--draw takes only run folders: each run's own config, data and weights are used")
+    missing = next((p for p in args.draw if not (p / "summary.json").is_file()), None)
+    if missing is not None:
+        raise UserError(f"--draw {missing}: not a run folder (no summary.json)")
+    from neuro_trigger.inference import draw_figures
+
+    for run_dir in args.draw:
+        images = draw_figures(run_dir)
+        report = printable(str(run_dir / "report.html"), None)
+        print(f"{printable(str(run_dir), None)}: {len(images)} plots, report {report}")
     return 0
 
 

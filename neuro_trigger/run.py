@@ -5,6 +5,7 @@ weights) is checked before the version folder is claimed, so a mistake never lea
 folder behind; after that, summary.json always says how far the run got.
 """
 import datetime
+import importlib.metadata
 import json
 import logging
 import os
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from neuro_trigger import config as config_lib
@@ -36,13 +36,12 @@ from neuro_trigger.runs.reference import compare_to_reference
 from neuro_trigger.runs.resume import check_checkpoints, check_data_unchanged, load_resumable
 from neuro_trigger.runs.signals import INTERRUPTED_EXIT_CODES, stop_on_signals  # noqa: F401 (for callers)
 from neuro_trigger.training import expert_data
-from neuro_trigger.training.copies import copy_result
-from neuro_trigger.training.experts import train_experts
-from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+from neuro_trigger.training.imports import wait_for_imports
 from neuro_trigger.training.pack import Copies, check_packable
 from neuro_trigger.training.progress import announce
 
 log = logging.getLogger("neuro_trigger.run")
+FIGURES_PENDING = report.FIGURES_PENDING
 
 
 def _build_networks(config: dict, weights: dict | None = None) -> dict[int, torch.nn.Module]:
@@ -95,7 +94,8 @@ def _dry_build(expert: int, expert_config: dict, network: torch.nn.Module) -> No
 
 def _environment() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "pytorch_lightning": pl.__version__, "numpy": np.__version__, "host": platform.node()}
+            "pytorch_lightning": importlib.metadata.version("pytorch_lightning"), "numpy": np.__version__,
+            "host": platform.node()}
 
 
 def _prepare(config: dict, log_root: Path, files: dict[str, list[Path]]):
@@ -148,6 +148,8 @@ def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes
                    "data_s": round(data_time, 2)},
     }
     summary.update(request.tags or {})
+    if not request.figures:
+        summary["figures"] = FIGURES_PENDING
     if request.on_claimed is not None:
         request.on_claimed(run_dir)
     if request.production:
@@ -220,8 +222,13 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                       resume: bool) -> list[int]:
     """Train in threads, export into every output folder, and keep each summary.json truthful at every step;
     returns the exit codes. `networks` is (network per expert, packed copies per expert or empty)."""
+    wait_for_imports()  # Lightning, imported while the data was read (api/training.py)
+    from neuro_trigger.training.experts import train_experts
+    from neuro_trigger.training.mean_expert import MeanExpertCallback, MeanExpertStream
+
     main = outputs[0]
     config = main.config
+    figures = main.summary.get("figures") != FIGURES_PENDING  # a resumed sweep trial stays without plots
     training_dir = main.run_dir / "pack" if main.copy is not None else main.run_dir
     for output in outputs:
         output.started = time.time() - (output.summary.get("wall_time_s", 0.0) if resume else 0.0)
@@ -244,10 +251,10 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
                 results = train_experts(prepared, networks[0], training_dir, config["workers"], stop,
                                         lambda expert: [MeanExpertCallback(mean_stream, expert),
                                                         *(tracker.loggers(expert) if tracker else [])],
-                                        resume=resume, copies=networks[1])
+                                        resume=resume, copies=networks[1], figures=figures)
             mean_stream.close()
             codes = [_export_output(output, data, prepared, networks, results, training, stop.is_set(),
-                                    caught.exit_code) for output in outputs]
+                                    caught.exit_code, figures) for output in outputs]
             waiting = time.time()
             phase("plots")
             announce("export", "the last figures, then report.html")
@@ -310,8 +317,10 @@ def _close(output: Output) -> bool:
 
 
 def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[dict, dict], results: dict,
-                   training: float, stopped: bool, stop_code: int) -> int:
+                   training: float, stopped: bool, stop_code: int, figures: bool = True) -> int:
     """One output folder's results, exports and final status; returns its exit code."""
+    from neuro_trigger.training.copies import copy_result
+
     phase("export")
     summary, run_dir, config = output.summary, output.run_dir, output.config
     announce("export", f"{run_dir.name}: weights, predictions, the overall metrics and plots")
@@ -320,10 +329,10 @@ def _export_output(output: Output, data: dict, prepared: dict, networks: tuple[d
         own_networks = networks[0]
     else:
         copies = networks[1]
-        results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}")
+        results = {x: copy_result(r, output.copy, copies[x], prepared[x], run_dir / f"expert_{x}", figures)
                    for x, r in results.items()}
         own_networks = {x: c.networks[output.copy] for x, c in copies.items()}
-    export_overall(run_dir, data, prepared, own_networks, results, summary, config)
+    export_overall(run_dir, data, prepared, own_networks, results, summary, config, figures)
     if networks[1] and output.copy is None:
         seeds.export_seeds(run_dir, data, prepared, networks[1], results, summary, config)
     summary.setdefault("timing", {}).update({

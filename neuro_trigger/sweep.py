@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repair", metavar="NAME", help="keep every intact record of a sweep's damaged journal "
                         "(a backup of the damaged file is written first), then continue it with --resume")
     parser.add_argument("--json", action="store_true", help="with --status: print one JSON object")
+    parser.add_argument("--draw-best", type=int, default=None, metavar="N",
+                        help="trials are made without plots; at the end draw those of the N best (default 1; "
+                             "any other: python neuro_trigger/main.py --draw RUN_DIR)")
     cli.add_data_option(parser)
     parser.add_argument("--log-root", type=Path, default=None, help="runs and log/sweeps/ below this folder")
     parser.add_argument("--name", default=None, help="name of the sweep (default: the named sweep, or config_<hash>)")
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         storage_url = args.storage
     done = sweeping.sweep_run(definition, sweep_dir, resume=bool(args.resume), workers=args.workers, pack=args.pack,
                               storage=storage_url, storage_password_file=args.storage_password_file,
-                              slurm=args.slurm, tracking_uri=args.tracking_uri,
+                              slurm=args.slurm, tracking_uri=args.tracking_uri, draw_best=args.draw_best,
                               announce=lambda line: print(line, flush=True))
     if done.jobs:
         print(f"submitted job {done.jobs[0].split('_')[0]} ({len(done.jobs)} tasks: {', '.join(done.jobs)}); "

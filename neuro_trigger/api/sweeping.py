@@ -138,9 +138,11 @@ def _track(sweep_dir: Path, definition, uri: str | None) -> dict | None:
 def sweep_run(definition, sweep_dir: Path, *, resume: bool = False, workers: int = 1, pack: int | None = None,
               storage: str | None = None, storage_password_file: Path | None = None, slurm: str | None = None,
               tracking_uri: str | None = None, announce: Callable[[str], None] | None = None,
-              out: TextIO | None = None) -> Sweep:
+              out: TextIO | None = None, draw_best: int | None = None) -> Sweep:
     """Run (or, with `resume`, continue) a checked sweep in local workers, or submit it to SLURM; every check
-    comes before sweep.json is written. `announce` gets the line naming the sweep folder once it exists."""
+    comes before sweep.json is written. `announce` gets the line naming the sweep folder once it exists, and
+    what the sweep does at its end. Trials are made without plots; a finished local sweep draws those of its
+    best `draw_best` trials (default `best_figures.BEST_DRAWN`)."""
     from neuro_trigger.sweeping import definition as definition_lib
     from neuro_trigger.sweeping import report, study as study_lib
 
@@ -148,6 +150,8 @@ def sweep_run(definition, sweep_dir: Path, *, resume: bool = False, workers: int
         raise UserError(f"--workers {workers}: expected a number >= 1")
     if pack is not None and not 1 <= pack <= MAX_PACK:
         raise UserError(f"--pack {pack}: expected a number >= 1 and <= {MAX_PACK}")
+    if draw_best is not None and draw_best < 0:
+        raise UserError(f"--draw-best {draw_best}: expected a number >= 0")
     slurm_parameters = None
     if slurm is not None:
         from neuro_trigger.sweeping import slurm as slurm_lib
@@ -170,6 +174,14 @@ def sweep_run(definition, sweep_dir: Path, *, resume: bool = False, workers: int
     from neuro_trigger.sweeping import pool
 
     code = pool.run_local(sweep_dir, storage_url, workers, out or sys.stderr)
+    if code == 0:
+        from neuro_trigger.sweeping import best_figures
+
+        drawn = best_figures.draw_best(report.open_study(sweep_dir, storage_url), definition.direction,
+                                       best_figures.BEST_DRAWN if draw_best is None else draw_best)
+        if drawn and announce is not None:
+            announce(f"plots of the best {len(drawn)} trial(s) drawn into their report.html; any other trial's: "
+                     f"python neuro_trigger/main.py --draw RUN_DIR")
     written = report.write_report(sweep_dir, storage_url)
     if tracked:
         from neuro_trigger.runs import tracking
@@ -184,7 +196,7 @@ def sweep(config: str | None = None, grid: dict[str, list] | None = None, *, ran
           direction: str | None = None, workers: int = 1, pack: int | None = None, storage: str | None = None,
           storage_password_file: Path | str | None = None, slurm: str | None = None, data: dict | None = None,
           log_dir: Path | str | None = None, name: str | None = None, tracking_uri: str | None = None,
-          resume: str | None = None) -> Sweep:
+          resume: str | None = None, draw_best: int | None = None) -> Sweep:
     """Run a sweep as `sweep.py CONFIG -m ...` does and return its `Sweep`. `config` is a config or a named
     sweep; `grid={"learning_rate": [0.01, 0.02]}` spans a grid, `ranges={"learning_rate": "log(1e-4,1e-1)"}`
     are ranges for `method="random"`/`"tpe"`, `overrides={"epochs": 2}` hold in every trial (dotted keys, Python
@@ -223,4 +235,4 @@ def sweep(config: str | None = None, grid: dict[str, list] | None = None, *, ran
         sweep_dir = log_root / "sweeps" / definition.name
     return sweep_run(definition, sweep_dir, resume=resume is not None, workers=workers, pack=pack, storage=storage,
                      storage_password_file=password_file, slurm=slurm, tracking_uri=tracking_uri,
-                     announce=lambda line: print(line, file=sys.stderr, flush=True))
+                     draw_best=draw_best, announce=lambda line: print(line, file=sys.stderr, flush=True))

@@ -56,9 +56,10 @@ def nested_overrides(overrides: dict | list[str] | None) -> dict:
 
 
 def import_training() -> None:
-    """Start the evaluation workers' fork server, then import torch and Lightning with the collector paused:
-    they make millions of objects and next to no garbage, so collecting while they are imported only scans
-    them again and again (about 1 s), and once frozen the collections during the run skip them (another 1 s)."""
+    """Start the evaluation workers' fork server, then import torch, and Lightning in a thread beside the data
+    read (training/imports.py), with the collector paused: they make millions of objects and next to no
+    garbage, so collecting while they are imported only scans them again and again (about 1 s), and once frozen
+    the collections during the run skip them (another 1 s)."""
     if "neuro_trigger.run" in sys.modules:
         return
     from neuro_trigger.evaluation import offload
@@ -67,9 +68,14 @@ def import_training() -> None:
     cli.quiet_warnings()
     gc.disable()
     import neuro_trigger.run  # noqa: F401
+    from neuro_trigger.runs.logs import quiet_lightning_console
+    from neuro_trigger.training.imports import import_in_background
 
-    gc.freeze()
-    gc.enable()
+    def imported() -> None:
+        gc.freeze()
+        gc.enable()
+        quiet_lightning_console()  # Lightning's console handler exists only once it is imported
+    import_in_background(imported)  # Lightning, while the run reads its data (run.py waits for it)
 
 
 def train_run(config: str, overrides: dict | list[str] | None = None, *, data: dict | None = None,

@@ -13,6 +13,10 @@ BACKGROUND_Z_CM = 25.0  # tracks clearly from outside, for the background reject
 Z_BIN_EDGES_CM = np.linspace(-100.0, 100.0, 21)  # 10 cm bins of reco z
 TRIM = 0.05
 MIN_BOOTSTRAP_ROWS = 10  # fewer tracks: errors are NaN (the verdict says unknown)
+# replicas of the error bars that only a plot shows (resolution vs theta and pT): their standard error is then
+# known to about 1 / sqrt(2 * 100) = 7% (the verdict's 200: 5%), which no plot shows; half the bootstrap, which
+# took half the CPU time of drawing a run's plots (issue 24)
+PLOT_REPLICATES = 100
 # Which figures of a split get bootstrap errors (the others NaN; every key is there in each case): all of them
 # (the default), those the verdict and the plots show (the whole-split figures, and the resolution-vs-z bins of
 # the network and the old network, not of a twin), those the verdict shows (no bins), none.
@@ -92,7 +96,7 @@ def _bin_errors(replicas: dict, n_bins: int, network: str) -> list[float]:
 
 
 def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray, edges: np.ndarray,
-                      diff_fixed: np.ndarray | None = None) -> dict:
+                      diff_fixed: np.ndarray | None = None, replicates: int = PLOT_REPLICATES) -> dict:
     """Trimmed resolution of the network and the old network in bins of x (rows outside the edges dropped),
     with bootstrap errors and counts: what the resolution-vs-pT and -theta plots draw. With `diff_fixed` also
     the fixed-point twin's (`fixed`, `fixed_err`), from the same replicas (one bootstrap, not two)."""
@@ -101,7 +105,7 @@ def binned_resolution(x: np.ndarray, diff_new: np.ndarray, diff_old: np.ndarray,
     if diff_fixed is not None:
         diffs["fixed"] = diff_fixed[inside]
     x = x[inside]
-    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, diffs, edges))
+    replicas = uncertainty.bootstrap(len(x), _binned_figures(x, diffs, edges), replicates)
     n_bins = len(edges) - 1
     result = {"edges": np.asarray(edges, float).tolist(), "counts": np.histogram(x, edges)[0].tolist()}
     for network, diff in diffs.items():

@@ -18,6 +18,7 @@ __all__ = ["ERRORS_OF_SPLIT", "SHOWN_SPLITS", "render", "seeds_section", "verdic
 
 # the splits whose verdict tables the page shows, and the figures of each split that get bootstrap errors in a
 # run (metrics.ERRORS): what the verdict tables and the plots (test split) show, nothing of the train split
+FIGURES_PENDING = "pending"  # summary.json's "figures" of a run made without plots (sweep trials), until drawn
 SHOWN_SPLITS = ("test", "val")
 ERRORS_OF_SPLIT = {"test": "verdict_and_plots", "val": "verdict", "train": "none"}
 STYLE = """body{font-family:sans-serif;margin:2em auto;max-width:1320px;padding:0 1em;color:#222}
@@ -75,6 +76,9 @@ def summary_page(summary: dict) -> Section:
     blocks = [f"<p>status: <b>{e(summary.get('status', ''))}</b>; {e(summary.get('description') or '(no description)')}"
               "</p>", *([f"<p class='warning'><b>warning:</b> {e(warning)}</p>"] if warning else []),
               deployability(summary), *_verdict_blocks(summary)]
+    if summary.get("figures") == FIGURES_PENDING:
+        blocks.append(f"<p>Figures not drawn yet (a sweep trial): <code>python neuro_trigger/main.py --draw "
+                      f"{e(summary.get('run_dir', 'RUN_DIR'))}</code> draws them into this page.</p>")
     seeds = seeds_section(summary, "test")
     if seeds:
         blocks.append(_scroll(seeds))
@@ -104,6 +108,13 @@ def sections(summary: dict, images: list[Path]) -> list[Section]:
     figures = figure_groups(images)
     built = [section for build in SECTION_BUILDERS for section in build(summary, figures)]
     return [summary_page(summary), *built, details_section(summary)]
+
+
+def images_of(run_dir: Path, summary: dict) -> list[Path]:
+    """The PNGs of a run folder that its page embeds: none while its figures are pending."""
+    if summary.get("figures") == FIGURES_PENDING:
+        return []
+    return sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
 
 
 def render(summary: dict, images: list[Path]) -> str:

@@ -36,6 +36,14 @@ def attach_run_logs(run_dir: Path, experts: list[int]) -> list[logging.Handler]:
     return handlers
 
 
+def quiet_lightning_console() -> None:
+    """Lightning's console handlers show warnings only (again once Lightning is imported, if it was not yet)."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.WARNING)
+
+
 def configure_console(interactive: bool) -> None:
     """Console output of the CLI: on a terminal the live table, the run's phase lines and the warnings; otherwise
     one line per expert per phase instead of the table (about 50 lines for five experts). Every epoch's line and
@@ -43,10 +51,7 @@ def configure_console(interactive: bool) -> None:
     """
     from neuro_trigger.training.progress import EPOCH_LOGGER, PHASE_LOGGER  # torch is loaded by now
 
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setLevel(logging.WARNING)
+    quiet_lightning_console()
     logger = logging.getLogger("neuro_trigger")
     logger.setLevel(logging.INFO)
     for handler in [h for h in logger.handlers if getattr(h, "_neuro_trigger_console", False)]:

@@ -21,9 +21,9 @@ from neuro_trigger.runs.export_3dh import export_overall_3dh
 
 
 def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, results: dict, summary: dict,
-                   config: dict) -> None:
-    """weights.json, predictions per split, per-expert and overall metrics into the summary, overall plots
-    (drawn in a worker where the run has them: in plots/ when its `offload.workers()` block ends)."""
+                   config: dict, figures: bool = True) -> None:
+    """weights.json, predictions per split, per-expert and overall metrics into the summary, and with `figures`
+    overall plots (drawn in a worker where the run has them: in plots/ when its `offload.workers()` block ends)."""
     if FAMILIES[config["family"]].export_format == THREE_DH.export_format:
         export_overall_3dh(run_dir, prepared, networks, results, summary, config)
         return
@@ -47,22 +47,29 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
     metrics = {}
     if "test" in combined:
         metrics["test"] = _result(jobs.pop("test"))
-        tracks, pred, reference, _, fixed = combined["test"]
-        curves = plots.fixed_point_curves(None if fixed is None else fixed[1],
-                                          metrics["test"].get("z_resolution_vs_z_fixed"))
-        shares = offload.figure_shares()
-        for share in range(shares):
-            offload.submit_background(
-                plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
-                z_to_cm(reference[:, 0]), metrics["test"]["z_resolution_vs_z"], "all experts, test",
-                config["z_cut_cm"], plots.theta_degrees(tracks.reco, pred, reference),
-                tracks.trigger_track_column("2DPt"), part=(share, shares), fixed=curves)
+        if figures:
+            write_overall_plots(run_dir, combined["test"], metrics["test"], config)
     for split, (tracks, pred, _, expert, fixed) in combined.items():  # beside the workers' evaluation and plots
         export.write_predictions(run_dir, split, tracks, pred, expert,
                                  None if fixed is None else fixed[0].astype(np.int64),
                                  with_csv=split != "train" or config["save_train_predictions"])
     metrics.update({split: _result(job) for split, job in jobs.items()})
     summary["metrics"] = {split: metrics[split] for split in SPLITS if split in metrics}
+
+
+def write_overall_plots(run_dir: Path, test: tuple, test_metrics: dict, config: dict) -> None:
+    """The PNGs of all experts together in plots/, from `test` = (tracks, predictions, reference, expert,
+    fixed-point (nodes, predictions) or None) of the test split (`combine_experts`), the fixed-point network
+    overlaid where it exists; handed to the figure workers (in the folder when the `workers()` block ends)."""
+    tracks, pred, reference, _, fixed = test
+    curves = plots.fixed_point_curves(None if fixed is None else fixed[1], test_metrics.get("z_resolution_vs_z_fixed"))
+    shares = offload.figure_shares()
+    for share in range(shares):
+        offload.submit_background(
+            plots.write_split_plots, run_dir / "plots", z_to_cm(tracks.z_reco), z_to_cm(pred[:, 0]),
+            z_to_cm(reference[:, 0]), test_metrics["z_resolution_vs_z"], "all experts, test",
+            config["z_cut_cm"], plots.theta_degrees(tracks.reco, pred, reference),
+            tracks.trigger_track_column("2DPt"), part=(share, shares), fixed=curves)
 
 
 def _result(job: tuple) -> dict:

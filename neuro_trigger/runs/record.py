@@ -73,6 +73,7 @@ class Summary(TypedDict, total=False):
     packed_with: list[str]
     sweep: dict[str, Any]  # the tag of a sweep trial: name, trial, params (slurm_job_id)
     tracking: dict[str, Any]  # the MLflow run it is sent to: uri, run_id (runs/tracking.py)
+    figures: str  # "pending": made without plots (a sweep trial) until `main.py --draw`; else absent or "drawn"
 
 
 def _type_error(value: Any, hint: Any, key: str) -> str | None:

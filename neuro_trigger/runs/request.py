@@ -23,6 +23,7 @@ class RunRequest:
     on_claimed: Callable[[Path], None] | None = None  # told the run folder as soon as it exists (a sweep's trial)
     tracking_uri: str | None = None  # --tracking-uri (else the config key, else MLFLOW_TRACKING_URI)
     tracking_parent: str | None = None  # the MLflow run this one is a child of (a sweep's)
+    figures: bool = True  # False (sweep trials): no plots; summary.json says "figures": "pending" (main.py --draw)
 
 
 def resolve_request(request: RunRequest) -> dict:

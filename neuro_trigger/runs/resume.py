@@ -21,18 +21,20 @@ def load_resumable(run_dir: Path) -> Summary:
     return summary
 
 
-def check_data_unchanged(run_dir: Path, summary: Summary) -> dict[str, list[Path]]:
-    """The run's data files, refused if any is missing or its content changed since the run started."""
+def check_data_unchanged(run_dir: Path, summary: Summary, option: str = "--resume") -> dict[str, list[Path]]:
+    """The run's data files, refused (naming `option RUN_DIR`) if any is missing or its content changed since
+    the run started."""
     files = {}
     for split in SPLITS:
         files[split] = []
         for entry in summary["data"][split]:
             path = Path(entry["path"])
             if not path.is_file():
-                raise UserError(f"--resume {run_dir}: data file {path} is gone")
+                raise UserError(f"{option} {run_dir}: data file {path} is gone")
             if not same_data(entry, fingerprint(path)):
-                raise UserError(f"--resume {run_dir}: data file {path} changed since the run started "
-                                f"(content hash differs); start a new run instead")
+                advice = "; start a new run instead" if option == "--resume" else ""
+                raise UserError(f"{option} {run_dir}: data file {path} changed since the run started "
+                                f"(content hash differs){advice}")
             files[split].append(path)
     return files
 

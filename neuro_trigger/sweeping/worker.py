@@ -239,7 +239,8 @@ class Worker:
             return run_lib.execute(self._request(trial, params, seed, tag))
 
     def _request(self, trial: optuna.trial.Trial, params: dict, seed: int, tag: dict):
-        """The trial's run, which stores its folder in the trial as soon as it exists (a retry then finds it)."""
+        """The trial's run, which stores its folder in the trial as soon as it exists (a retry then finds it);
+        without plots (issue 21): the sweep draws those of its best trials at its end (`best_figures`)."""
         from neuro_trigger.run import RunRequest
 
         definition = self.definition
@@ -248,7 +249,7 @@ class Worker:
                           production=True, description=f"sweep {definition.name} trial {tag['trial']}",
                           data_files=definition.data_files, log_root=Path(definition.extra["log_root"]),
                           tags={"sweep": tag}, on_claimed=lambda run_dir: trial.set_user_attr("run_dir", str(run_dir)),
-                          tracking_uri=tracked.get("uri"), tracking_parent=tracked.get("parent_run_id"))
+                          tracking_uri=tracked.get("uri"), tracking_parent=tracked.get("parent_run_id"), figures=False)
 
 
 def core_share(index: int, workers: int) -> list[int]:

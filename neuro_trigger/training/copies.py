@@ -56,9 +56,10 @@ def record_copies(module: PackModule, copies: Copies, best: int, data: ExpertDat
                                for copy in copies.networks]
 
 
-def copy_result(packed: ExpertResult, k: int, copies: Copies, data: ExpertData, expert_dir: Path) -> ExpertResult:
+def copy_result(packed: ExpertResult, k: int, copies: Copies, data: ExpertData, expert_dir: Path,
+                figures: bool = True) -> ExpertResult:
     """Copy k's own result, as an unpacked run of its config would have it: its metrics on every split,
-    result.json and plots in `expert_dir` (its run folder's expert folder)."""
+    result.json and (with `figures`) plots in `expert_dir` (its run folder's expert folder)."""
     if not packed.copy_predictions:  # the pack failed before any copy was evaluated
         return dataclasses.replace(packed, predictions={}, metrics={}, best_seed=None, copies=[])
     summary = packed.copies[k]
@@ -67,6 +68,7 @@ def copy_result(packed: ExpertResult, k: int, copies: Copies, data: ExpertData, 
         copy_predictions=[], samples_per_s=round(packed.samples_per_s / len(copies.networks), 1))
     own = copy_data(data, copies.configs[k])
     result.predictions, result.metrics = evaluate_expert(copies.networks[k], own)
-    write_expert_plots(expert_dir, own, result.predictions, result.metrics)
+    if figures:
+        write_expert_plots(expert_dir, own, result.predictions, result.metrics)
     write_json(expert_dir / "result.json", result.summary())
     return result

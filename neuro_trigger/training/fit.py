@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -37,10 +37,13 @@ log = logging.getLogger("neuro_trigger.training")
 
 def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, board: ProgressBoard,
                stop: threading.Event, extra_callbacks: list[pl.Callback | Logger] = (), resume: bool = False,
-               copies: Copies | None = None) -> ExpertResult:
+               copies: Copies | None = None, figures: bool = True,
+               trained: Callable[[], None] = lambda: None) -> ExpertResult:
     """Train (or, resuming, continue from the last checkpoint) the expert's copies (`network` alone without
     `copies`), put the best copy's best weights into `network`, predict and evaluate every split, write
-    result.json and the plots. A finished expert is not retrained on resume."""
+    result.json and the plots. A finished expert is not retrained on resume. Without `figures` (a sweep
+    trial) no plot is drawn, neither in TensorBoard nor as PNG: `main.py --draw` draws the PNGs later. `trained`
+    is called once training has ended, before the evaluation (the next expert may start training)."""
     config = data.config
     copies = copies or Copies([config], [network], labels=[f"expert {data.expert}"])
     x, y, _ = data.tensors("train")
@@ -50,7 +53,8 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     train_batches = PackBatches((x, y), config["batch_size"], sampler, steps_per_chunk(config["batch_size"]))
     plotter = PlotCallback(data.splits["val"].reco, data.reference["val"], config["plot_every"], data.expert)
     loggers = [c for c in extra_callbacks if isinstance(c, Logger)]
-    callbacks = [ProgressCallback(board, data.expert), plotter, *(c for c in extra_callbacks if c not in loggers)]
+    callbacks = [ProgressCallback(board, data.expert), *([plotter] if figures else []),
+                 *(c for c in extra_callbacks if c not in loggers)]
     trainer = _trainer(config, expert_dir, len(train_batches),
                        callbacks + ([CopyTensorBoard(copies)] if copies.tensorboard_dirs else []), stop, loggers)
     last = expert_dir / "ckpts" / "last.ckpt"
@@ -94,6 +98,7 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
         expert=data.expert, status=status, epochs=epochs, samples_per_s=samples_per_s,
         best_val_loss=best_val if np.isfinite(best_val) else None,
         train_time_s=round(previous.get("train_time_s", 0.0) + session_time, 3))
+    trained()
     evaluation_started = time.monotonic()
     if session_epochs:
         board.enter(data.expert, "evaluating", f"{epochs}/{config['epochs']} epochs trained in "
@@ -106,8 +111,9 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     write_final_summary(trainer.loggers, copies.configs[best], data.expert, result.metrics["test"], epochs)
     plots_started = time.monotonic()
     board.enter(data.expert, "plots", f"evaluated in {plots_started - evaluation_started:.1f} s")
-    write_expert_plots(expert_dir, data, result.predictions, result.metrics)
-    plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
+    if figures:
+        write_expert_plots(expert_dir, data, result.predictions, result.metrics)
+        plotter.flush()  # the last TensorBoard plots, drawn in a worker while the expert was evaluated
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())

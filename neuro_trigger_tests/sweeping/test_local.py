@@ -164,3 +164,26 @@ def test_nt_trials_lists_every_trial_with_its_parameters_metrics_and_run(grid_sw
         assert row["val/loss_vs_old"] == pytest.approx(summary["metrics"]["val"]["loss_vs_old"])
         assert row["val.loss_vs_old"] == summary["metrics"]["val"]["loss_vs_old"]
     assert nt.trials(log_root / "sweeps" / "grid")["run_dir"].tolist() == frame["run_dir"].tolist()
+
+
+def test_sweep_trials_have_no_plots_until_drawn_and_the_best_are_drawn_at_the_end(grid_sweep):
+    """Issue 21 item 5: a trial writes metrics, weights and predictions but no plots; the sweep draws its best
+    trials' plots at its end, and `main.py --draw` any other's, into its report."""
+    log_root, result = grid_sweep
+    runs = sorted((log_root / "baseline_v2").glob("version_*"))
+    pending = [r for r in runs if summary_of(r).get("figures") == "pending"]
+    drawn = [r for r in runs if summary_of(r).get("figures") == "drawn"]
+    assert len(pending) == 3 and len(drawn) == 1, [summary_of(r).get("figures") for r in runs]
+    trial = pending[0]
+    assert not list(trial.glob("**/*.png"))
+    assert (trial / "weights.json").is_file() and (trial / "predictions_test.csv.gz").is_file()
+    report = (trial / "report.html").read_text()
+    assert "data:image/png" not in report and "--draw" in report
+    assert all("data:image/png" in (r / "report.html").read_text() for r in drawn)
+    assert "plots of the best 1 trial(s) drawn" in result.stdout
+    out = run_module("neuro_trigger/main.py", "--draw", str(trial))
+    assert out.returncode == 0, out.stderr
+    assert summary_of(trial)["figures"] == "drawn" and summary_of(trial)["status"] == "finished"
+    pngs = {p.name for p in trial.glob("expert_-1/plots/*.png")}
+    assert {"z_reco_vs_pred.png", "z_resolution_vs_z.png"} <= pngs and list(trial.glob("plots/*.png"))
+    assert (trial / "report.html").read_text().count("data:image/png;base64,") == len(list(trial.glob("**/*.png")))

@@ -197,6 +197,14 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
     assert not (tmp_path / "PWNED").exists()
 
 
+def test_draw_of_a_folder_that_is_no_run_is_one_line_and_exit_2(tmp_path):
+    """`--draw` (issue 21: a sweep trial's plots on demand) names the folder before importing torch."""
+    result = run_module("neuro_trigger/main.py", "--draw", str(tmp_path))
+    assert result.returncode == 2 and result.stderr == f"error: --draw {tmp_path}: not a run folder (no summary.json)\n"
+    result = run_module("neuro_trigger/main.py", "--draw", str(tmp_path), "-p")
+    assert result.returncode == 2 and "--draw takes only run folders" in result.stderr
+
+
 def test_help_lists_the_configs():
     result = run_module("neuro_trigger/main.py", "--help")
     assert result.returncode == 0
