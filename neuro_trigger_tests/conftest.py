@@ -11,6 +11,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # every test process (and the subprocesses it starts) uses a private cache
 os.environ["NEURO_TRIGGER_CACHE"] = tempfile.mkdtemp(prefix="nt-test-cache-")
+# pytest-xdist's workers run with COLUMNS=80 and LINES=24 set; the CLIs take COLUMNS as the terminal's width, so
+# every test starts without them, as a command piped into a file does (tests that need a width set their own)
+for name in ("COLUMNS", "LINES"):
+    os.environ.pop(name, None)
 
 from neuro_trigger.constants import ID_COLUMNS  # noqa: E402
 from neuro_trigger.data import splits  # noqa: E402

@@ -7,8 +7,9 @@ from neuro_trigger_tests.test_hardening import assert_one_line_refusal
 
 HEAVY = ("torch", "pytorch_lightning", "lightning", "optuna")
 IN_PROCESS = """
-import json, sys
-from neuro_trigger import cli, predict, sweep
+import importlib, json, sys
+from neuro_trigger import cli, predict
+sweep = importlib.import_module("neuro_trigger.sweep")  # the CLI module: `from neuro_trigger import sweep` is nt.sweep
 codes = [cli.run_cli(module.main, argv) for module, argv in (
     (sweep, ["baseline_v2", "-m", "learning_rat=0.1,0.2", "--log-root", sys.argv[1]]),
     (sweep, ["baseline_v3", "--log-root", sys.argv[1]]),

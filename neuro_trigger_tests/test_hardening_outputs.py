@@ -76,7 +76,7 @@ def test_predict_out_through_a_symbolic_link_and_into_a_fifo(run_dir, small_file
     link.symlink_to(target)
     result = predict(run_dir, str(small_files["test"][0]), "--out", str(link))
     assert result.returncode == 0, result.stderr
-    assert link.is_symlink() and target.read_text().startswith("Experiment\tRun\t")
+    assert link.is_symlink() and target.read_text().startswith("Experiment,Run,")  # a .csv name: real CSV
     fifo = tmp_path / "fifo.csv"
     os.mkfifo(fifo)
     received = []
@@ -85,7 +85,7 @@ def test_predict_out_through_a_symbolic_link_and_into_a_fifo(run_dir, small_file
     result = predict(run_dir, str(small_files["test"][0]), "--out", str(fifo))
     reader.join(timeout=60)
     assert result.returncode == 0, result.stderr
-    assert stat.S_ISFIFO(fifo.lstat().st_mode) and received[0].startswith("Experiment\tRun\t")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and received[0].startswith("Experiment,Run,")
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
