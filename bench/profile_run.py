@@ -48,7 +48,9 @@ from typing import Iterator
 from common import RESULTS, WORK, report
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTED = re.compile(r"^(\S+ \S+) expert_(-?\d+) INFO neuro_trigger\.training: training expert")
+# an expert's first line of training: "training expert X" before issue 21's console, "expert X training:" since
+STARTED = re.compile(r"^(\S+ \S+) expert_(-?\d+) INFO neuro_trigger\.(?:training: training expert|progress: expert -?\d+ "
+                     r"training:)")
 IGNORED_FRAMES = ("threading.py", "<frozen importlib", "queue.py")  # waiting and import machinery
 
 
