@@ -117,10 +117,17 @@ def fit_expert(data: ExpertData, network: torch.nn.Module, expert_dir: Path, boa
     result.evaluation_time_s = round(plots_started - evaluation_started, 3)
     result.plot_time_s = round(time.monotonic() - plots_started + plotter.seconds, 3)
     write_json(expert_dir / "result.json", result.summary())
-    test = result.metrics["test"]
-    board.enter(data.expert, status, f"{epochs} epochs, test loss_vs_old {test.get('loss_vs_old', np.nan):.4f}, "
-                f"z_diff_std {test.get('z_diff_std', np.nan):.2f} cm (old {test.get('z_diff_std_old', np.nan):.2f} cm)")
+    board.enter(data.expert, status, finished_line(epochs, result.metrics["test"]))
     return result
+
+
+def finished_line(epochs: int, test: dict) -> str:
+    """An expert's closing line: against the old network where the data has one, else its own loss (a 3DH
+    network's files carry no hardware prediction, and "loss_vs_old nan" said nothing)."""
+    if "loss_vs_old" in test:
+        return (f"{epochs} epochs, test loss_vs_old {test['loss_vs_old']:.4f}, z_diff_std "
+                f"{test.get('z_diff_std', np.nan):.2f} cm (old {test.get('z_diff_std_old', np.nan):.2f} cm)")
+    return f"{epochs} epochs, test loss {test.get('loss', np.nan):.5f}, z_diff_std {test.get('z_diff_std', np.nan):.2f} cm"
 
 
 def _trainer(config: dict, expert_dir: Path, batches_per_epoch: int, callbacks: list[pl.Callback],

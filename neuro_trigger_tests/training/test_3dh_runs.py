@@ -56,6 +56,9 @@ def test_run_ends_with_a_verdict_for_all_four_outputs(runs_3dh, n_inputs):
         assert lo <= test[key] <= hi and f"{key}_fixed" in test and f"{key}_fixed_ci" in test
     assert test["z_diff_std_trimmed_err"] > 0 and test["nnt_auc_err"] > 0
     assert "Verdict per output against the trivial predictor" in (run_dir / "report.html").read_text()
+    # bug: the expert's closing line said "test loss_vs_old nan ... (old nan cm)": 3DH files have no old network
+    finished = next(line for line in (run_dir / "app.log").read_text().splitlines() if "finished: 6 epochs" in line)
+    assert "nan" not in finished and "test loss " in finished, finished
 
 
 @pytest.mark.parametrize("n_inputs", [27, 126])
