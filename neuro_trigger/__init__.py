@@ -28,21 +28,9 @@ class _Package(types.ModuleType):
     replace the attribute. Code reaches them by their full names (`from neuro_trigger.runs import record`,
     `importlib.import_module("neuro_trigger.sweep")`), which go through sys.modules, not this attribute."""
 
-    @property
-    def runs(self):
-        return _api("runs")
-
-    @runs.setter
-    def runs(self, subpackage: types.ModuleType) -> None:
-        pass
-
-    @property
-    def sweep(self):
-        return _api("sweep")
-
-    @sweep.setter
-    def sweep(self, module: types.ModuleType) -> None:
-        pass
+    # read: the API function; set (by the import system, on importing the submodule of that name): ignored
+    runs = property(lambda self: _api("runs"), lambda self, subpackage: None)
+    sweep = property(lambda self: _api("sweep"), lambda self, module: None)
 
 
 sys.modules[__name__].__class__ = _Package

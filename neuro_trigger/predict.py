@@ -194,7 +194,6 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
     from neuro_trigger.evaluation.precision_scan import bit_scan
     from neuro_trigger.inference import load_networks
     from neuro_trigger.runs import export, export_3dh
-    from neuro_trigger.runs.folder import report_images
 
     summary = read_summary(run_dir)
     config, networks = load_networks(run_dir, checkpoint)
@@ -229,7 +228,7 @@ def _precision_profile(run_dir: Path, checkpoint: str, with_scan: bool) -> int:
     folder = run_dir / precision_plots.FOLDER
     try:
         paths = precision_plots.write(folder, result, scan, f"{summary.get('config_name', '')} {run_dir.name}")
-        write_text(run_dir / "report.html", report.render({**summary, "run_dir": str(run_dir)}, report_images(run_dir)))
+        write_text(run_dir / "report.html", report.render({**summary, "run_dir": str(run_dir)}, report.images_of(run_dir, summary)))
     except OSError as e:
         raise UserError(f"{folder}: cannot write the precision profile ({describe(e)})") from None
     table = Table(*precision_plots.TABLE_COLUMNS, title=f"precision profile, {result['description']}")

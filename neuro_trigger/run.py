@@ -41,7 +41,6 @@ from neuro_trigger.training.pack import Copies, check_packable
 from neuro_trigger.training.progress import announce
 
 log = logging.getLogger("neuro_trigger.run")
-FIGURES_PENDING = report.FIGURES_PENDING
 
 
 def _build_networks(config: dict, weights: dict | None = None) -> dict[int, torch.nn.Module]:
@@ -149,7 +148,7 @@ def _claim(request: RunRequest, config: dict, log_root: Path, data: dict, hashes
     }
     summary.update(request.tags or {})
     if not request.figures:
-        summary["figures"] = FIGURES_PENDING
+        summary["figures"] = report.FIGURES_PENDING
     if request.on_claimed is not None:
         request.on_claimed(run_dir)
     if request.production:
@@ -228,7 +227,7 @@ def _train_and_export(outputs: list[Output], data: dict, networks: tuple[dict, d
 
     main = outputs[0]
     config = main.config
-    figures = main.summary.get("figures") != FIGURES_PENDING  # a resumed sweep trial stays without plots
+    figures = main.summary.get("figures") != report.FIGURES_PENDING  # a resumed sweep trial stays without plots
     training_dir = main.run_dir / "pack" if main.copy is not None else main.run_dir
     for output in outputs:
         output.started = time.time() - (output.summary.get("wall_time_s", 0.0) if resume else 0.0)
@@ -296,7 +295,7 @@ def _close(output: Output) -> bool:
     summary, run_dir = output.summary, output.run_dir
     summary["end_time"] = datetime.datetime.now().isoformat(timespec="seconds")
     summary["wall_time_s"] = round(time.time() - output.started, 2)
-    images = folder.report_images(run_dir)
+    images = report.images_of(run_dir, summary)
     closed = True
     for name, write in (("report.html", lambda: write_text(run_dir / "report.html", report.render(summary, images))),
                         ("summary.json", lambda: write_summary(run_dir, summary))):

@@ -20,11 +20,6 @@ PRODUCTION_LOG_ROOT = Path(__file__).resolve().parents[2] / "log"
 DEBUG_LOG_ROOT = Path("/tmp/nt_pytorch_debug_log")
 
 
-def report_images(run_dir: Path) -> list[Path]:
-    """The PNGs report.html shows: the run's plots, then each expert's."""
-    return sorted(run_dir.glob("plots/*.png")) + sorted(run_dir.glob("expert_*/plots/*.png"))
-
-
 def version_number(path: Path) -> int:
     """n of a `version_<n>` folder, -1 for any other name."""
     suffix = path.name.rpartition("_")[2]
