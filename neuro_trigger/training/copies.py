@@ -31,7 +31,7 @@ class CopyTensorBoard(pl.Callback):
         self.writers = self.writers or [SummaryWriter(str(d)) for d in self.dirs]
         for label, writer in zip(self.labels, self.writers):
             for name in ("train_loss", "val_loss"):
-                value = trainer.callback_metrics.get(f"{name}_{label}")
+                value = module.epoch_metrics.get(f"{name}_{label}")
                 if value is not None:
                     writer.add_scalar(name, float(value), global_step=trainer.current_epoch)
             writer.flush()

@@ -15,6 +15,9 @@ import pytorch_lightning as pl
 from torch.utils.tensorboard import SummaryWriter
 
 
+FLUSH_EVERY_S = 2  # the writer's own thread flushes this often (a flush per epoch cost ~2 ms of training)
+
+
 class MeanExpertStream:
     def __init__(self, log_dir: Path, experts: list[int]):
         self.lock = threading.Lock()
@@ -50,14 +53,13 @@ class MeanExpertStream:
             if not self.active <= set(by_expert):
                 break
             if self.writer is None:
-                self.writer = SummaryWriter(str(self.log_dir))
+                self.writer = SummaryWriter(str(self.log_dir), flush_secs=FLUSH_EVERY_S)
             self.latest.update(by_expert)
             names = sorted({name for metrics in self.latest.values() for name in metrics})
             for name in names:
                 values = [m[name] for m in self.latest.values() if name in m]
                 self.writer.add_scalar(name, float(np.mean(values)), global_step=epoch)
             self.writer.add_scalar("experts_training", len(by_expert), global_step=epoch)
-            self.writer.flush()
             self.written.append(epoch)
             del self.reports[epoch]
 
@@ -69,8 +71,7 @@ class MeanExpertCallback(pl.Callback):
         self.stream, self.expert = stream, expert
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        metrics = {name: float(value) for name, value in trainer.callback_metrics.items() if value.numel() == 1}
-        self.stream.report(self.expert, trainer.current_epoch, metrics)
+        self.stream.report(self.expert, trainer.current_epoch, dict(module.epoch_metrics))
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.stream.finish(self.expert)

@@ -151,7 +151,7 @@ class ProgressCallback(pl.Callback):
                           first_epoch=trainer.current_epoch)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        metrics = trainer.callback_metrics
+        metrics = module.epoch_metrics
         val = metrics.get("val_loss")
         best = self.board.snapshot()[self.expert]["best_val_loss"]
         val = None if val is None else float(val)

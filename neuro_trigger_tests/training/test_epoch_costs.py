@@ -180,3 +180,58 @@ def tensorboard_plot_epochs(folder: Path, monkeypatch, share: float) -> list[int
 def test_tensorboard_plots_follow_plot_every_within_their_share_of_the_training_time(tmp_path, monkeypatch):
     assert tensorboard_plot_epochs(tmp_path / "all", monkeypatch, share=1e9) == [0, 1, 2, 3]
     assert tensorboard_plot_epochs(tmp_path / "first_and_last", monkeypatch, share=0.0) == [0, 3]
+
+
+class CountedSaves(pl.loggers.CSVLogger):
+    """Lightning's CSV logger, counting what reaches it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls, self.saves = 0, 0
+
+    def log_metrics(self, metrics, step=None) -> None:
+        self.calls += 1
+        super().log_metrics(metrics, step)
+
+    def save(self) -> None:
+        self.saves += 1
+        super().save()
+
+
+def test_an_epochs_metrics_reach_each_logger_in_one_call_and_its_files_on_a_cadence(tmp_path, monkeypatch):
+    """Issue 24: `self.log` per value cost more than the validation figures; the epoch's metrics now go to each
+    logger at once (one metrics.csv row per epoch, train and validation together), and the loggers write their
+    files every LOGGERS_SAVE_EVERY_S and at the end."""
+    import csv
+
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from neuro_trigger.training import engine
+    from neuro_trigger.training.epoch_axis import EpochAxisTensorBoardLogger
+
+    class SavesWhileTraining(pl.Callback):
+        def on_train_end(self, trainer, module) -> None:
+            self.saves = counted.saves
+
+    monkeypatch.setattr(engine, "LOGGERS_SAVE_EVERY_S", 3600)
+    counted, seen = CountedSaves(tmp_path, name="csv", version=""), SavesWhileTraining()
+    module = pack_of_one(expert_config())
+    trainer = pl.Trainer(max_epochs=5, accelerator="cpu", devices=1, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
+                         logger=[counted, EpochAxisTensorBoardLogger(tmp_path, name="tb", version="")],
+                         callbacks=[seen])
+    trainer.fit(module, *batches())
+    assert isinstance(trainer.loggers[1], TensorBoardLogger)
+    assert counted.calls == 5 and seen.saves == 2  # Lightning's with the hyperparameters, ours after epoch 0
+    with open(tmp_path / "csv" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert [int(r["step"]) + 1 for r in rows] == [trainer.global_step // 5 * (e + 1) for e in range(5)]
+    assert all(float(r["train_loss"]) > 0 and float(r["val_loss"]) > 0 and float(r["val_z_diff_std"]) > 0
+               for r in rows)
+    assert float(rows[-1]["val_loss"]) == module.epoch_metrics["val_loss"]
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_z_diff_std")] == [0, 1, 2, 3, 4]
+    assert [e.step for e in events.Scalars("train_loss")] == [0, 1, 2, 3, 4]

@@ -75,7 +75,7 @@ def test_a_pack_of_one_trains_like_a_plain_loop_and_counts_every_step(changes):
     for a, b in zip(lean.state_dict().values(), plain.state_dict().values()):  # batch-norm statistics included
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert trainer.global_step == EPOCHS * math.ceil(ROWS / BATCH)
-    assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(last_epoch_loss, rel=1e-5)
+    assert trainer.lightning_module.epoch_metrics["train_loss"] == pytest.approx(last_epoch_loss, rel=1e-5)
 
 
 def test_failing_compile_warns_and_trains_eagerly(monkeypatch, caplog):
