@@ -4,6 +4,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -235,3 +236,21 @@ def test_an_epochs_metrics_reach_each_logger_in_one_call_and_its_files_on_a_cade
     events.Reload()
     assert [e.step for e in events.Scalars("val_z_diff_std")] == [0, 1, 2, 3, 4]
     assert [e.step for e in events.Scalars("train_loss")] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("changes, copies", [({}, 1), ({}, 4), ({"model": "BaselineModelBN"}, 2),
+                                             ({"quantization_aware": {"epochs": 1}}, 1)],
+                         ids=["one", "stacked", "batch_norm", "fixed_point"])
+def test_validation_in_two_halves_at_once_gives_exactly_one_pass(changes, copies):
+    """Issue 24: a lone expert's idle core predicts half of every validation split."""
+    from neuro_trigger.training.engine import PARALLEL_FROM_ROWS, predict_in_halves
+    from neuro_trigger.training.pack import make_pack
+
+    config = expert_config(**changes)
+    pack = make_pack(Copies([{**config, "seed": s} for s in range(copies)],
+                            [build_network(config) for _ in range(copies)])).eval()
+    x = torch.from_numpy(synthetic.generate(PARALLEL_FROM_ROWS + 1, seed=3).inputs)
+    with torch.no_grad():
+        halves = predict_in_halves(pack, x)
+        assert halves.shape == (copies, len(x), config["out_size"])
+        assert torch.equal(halves, pack.predict(x))
