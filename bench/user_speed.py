@@ -11,12 +11,12 @@ on a quiet machine and beside a busy neighbour (a process spinning on one core).
                                                     # per batch, quiet and busy: medians (the README's figures)
     python bench/user_speed.py --seeds-wall         # wall time of 8 single runs against one `--seeds 8` run
 
-The raw loop runs in a fresh process of its own, in its main thread, as a user's script would. Each main.py
-run is a production run of the solo expert (`-s`) of baseline_v2 without early stopping; `epochs` per batch
-below. `epoch overhead ms` is what an epoch costs beyond the raw loop's 1-thread time for its rows:
-validation, checkpoints, loggers, plots and Lightning's loop. `--seeds 8` rows give the samples/s of all
-eight networks against one network's run: how many times faster than eight single runs. The last rows
-train the five experts of `baseline_v2 -p` one and two at a time (`workers`).
+The raw loop runs in a fresh process of its own, in its main thread, as a user's script would, over as many rows
+as main.py trains on. Each main.py run is a production run of the solo expert (`-s`) of baseline_v2 without early
+stopping; `epochs` per batch below. `epoch overhead ms` is what an epoch costs beyond the raw loop's 1-thread
+time for its rows: validation, checkpoints, loggers, plots and Lightning's loop. `--seeds 8` rows give the
+samples/s of all eight networks against one network's run: how many times faster than eight single runs. The
+last rows train the five experts of `baseline_v2 -p` one and two at a time (`workers`).
 """
 import argparse
 import collections
@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS = int(os.environ.get("BENCH_USER_ROWS", 67_000))
 EPOCHS = {16: 3, 128: 12, 2048: 100}
 SEED_EPOCHS = {16: 2, 128: 4}
-RAW_STEPS = {16: 3000, 128: 1500, 2048: 300}
+# the raw loop steps through as many rows as main.py trains on: a shorter loop (it took 0.6 s at batch 128) caught
+# this machine's speed of a moment, and the better of two such moments overstated the raw figure
+RAW_STEPS = {batch: epochs * ROWS // batch for batch, epochs in EPOCHS.items()}
 PARTS = [  # (part of an epoch, a frame that marks it), first match wins
     ("training steps", "training_step (neuro_trigger"), ("validation", "validation_step (neuro_trigger"),
     ("TensorBoard plots", "PlotCallback"), ("checkpoints", "ModelCheckpoint"),
