@@ -98,6 +98,11 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     base = resolve_request(RunRequest(base_config, nested(merged.overrides), production=True, data_files=data))
     metric = metric or entry.get("metric") or FAMILIES[base["family"]].sweep_metric
     check_metric(metric)
+    family = FAMILIES[base["family"]]
+    if "old" in metric.split("/", 1)[1].split("_") and not family.old_network_in_files and not base.get("compare_to"):
+        raise UserError(f"--metric {metric!r}: {base_config} runs ({family.name} family) have no old network: "
+                        f"their files carry no hardware prediction and the config sets no compare_to; "
+                        f"use {family.sweep_metric} or set compare_to")
     definition = Definition(
         name="", config=base_config, space=merged, seeds=entry.get("seeds", 1) if seeds is None else seeds,
         method=method or entry.get("method", "grid"), trials=entry.get("trials") if trials is None else trials,

@@ -7,11 +7,14 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from neuro_trigger import cli
 from neuro_trigger import config as config_lib
 from neuro_trigger.errors import UserError
+
+if TYPE_CHECKING:  # for the annotations; at run time imported where one is returned, after the checks
+    from neuro_trigger.api.run_handle import Run
 
 
 def check_before_imports(config_name: str, overrides: dict) -> dict:

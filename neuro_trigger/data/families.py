@@ -43,19 +43,20 @@ class Family:
     needs_output_scale: bool  # targets come scaled with the data's outputScale, which the config must carry
     layouts: str  # its data files' layouts, in words, for messages
     sweep_metric: str  # a sweep's default metric (SPLIT/NAME of summary.json): one every run of the family writes
+    old_network_in_files: bool  # its data files carry the hardware's own prediction (the `_old` metrics' baseline)
 
 
 CLASSIC = Family(name="classic", input_sizes=(27,), output_sizes=(1, 2), output_names=("z", "theta"),
                  targets=("RecoZ", "RecoTheta"),
                  classification_outputs=(), activation="tanh/2", experts=(-1, *EXPERTS), fixed_point="classic",
                  export_format="experts", needs_output_scale=False, layouts="neuroresults (42, 45 or 46 columns)",
-                 sweep_metric="val/loss_vs_old")
+                 sweep_metric="val/loss_vs_old", old_network_in_files=True)
 THREE_DH = Family(name="3dh", input_sizes=(27, 126), output_sizes=(4,), output_names=("z", "theta", "nnt", "stt"),
                   targets=THREE_DH_TARGETS,
                   classification_outputs=(2, 3), activation="tanh", experts=(-1,), fixed_point="3dh",
                   export_format="model", needs_output_scale=True,
                   layouts="3DH with 27 inputs (32 columns) or 126 inputs (131 columns)",
-                  sweep_metric="val/loss")  # no hardware prediction in the files: no loss_vs_old
+                  sweep_metric="val/loss", old_network_in_files=False)  # no loss_vs_old without compare_to
 FAMILIES = {family.name: family for family in (CLASSIC, THREE_DH)}
 
 

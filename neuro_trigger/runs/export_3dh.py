@@ -13,7 +13,7 @@ from neuro_trigger.atomic import atomic_path, write_json
 from neuro_trigger.data import files_3dh
 from neuro_trigger.data.splits import SPLITS
 from neuro_trigger.hardware import deploy_3dh
-from neuro_trigger.hardware.fixed_point_3dh import ONE, unscale
+from neuro_trigger.hardware.fixed_point_3dh import unscale
 from neuro_trigger.runs.export import expert_key
 
 FLOAT_COLUMNS = ["PredZ", "PredTheta", "PredNNT", "PredSTT"]  # network outputs in [-1, 1], before unscaling

@@ -132,7 +132,6 @@ class Worker:
         """One trial on its own (`started`: what `_start` returned for it, when it was already called)."""
         from neuro_trigger import run as run_lib
 
-        definition = self.definition
         params, seed, tag, retries = started or self._start(trial)
         previous = self._previous_run(retries)
         started = time.perf_counter()

@@ -3,7 +3,6 @@ run's params, every expert's epochs and artifacts; a run whose server is unreach
 locally, and `main.py --sync` uploads it later with every epoch exactly once."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import time

@@ -52,3 +52,13 @@ def test_a_sweep_over_a_3dh_config_finishes_its_trials(tmp_path, data_args):
         summary = summary_of(trial.user_attrs["run_dir"])
         assert summary["status"] == "finished" and summary["config"]["family"] == "3dh"
         assert trial.value == pytest.approx(summary["metrics"]["val"]["loss"])
+
+
+def test_a_3dh_sweep_on_a_metric_against_the_old_network_is_refused_before_any_trial(tmp_path, data_args):
+    """An explicit `--metric val/loss_vs_old` on a 3DH sweep without compare_to let every trial fail; now refused."""
+    result = run_module("neuro_trigger/sweep.py", "3dh_27", "-m", "learning_rate=0.01,0.02", *data_args,
+                        "--log-root", str(tmp_path), "--metric", "val/loss_vs_old")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--metric 'val/loss_vs_old'" in lines[0] and "val/loss" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "sweeps").exists()
