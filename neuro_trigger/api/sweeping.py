@@ -98,11 +98,7 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     base = resolve_request(RunRequest(base_config, nested(merged.overrides), production=True, data_files=data))
     metric = metric or entry.get("metric") or FAMILIES[base["family"]].sweep_metric
     check_metric(metric)
-    family = FAMILIES[base["family"]]
-    if "old" in metric.split("/", 1)[1].split("_") and not family.old_network_in_files and not base.get("compare_to"):
-        raise UserError(f"--metric {metric!r}: {base_config} runs ({family.name} family) have no old network: "
-                        f"their files carry no hardware prediction and the config sets no compare_to; "
-                        f"use {family.sweep_metric} or set compare_to")
+    check_metric_of_family(metric, base, base_config)
     definition = Definition(
         name="", config=base_config, space=merged, seeds=entry.get("seeds", 1) if seeds is None else seeds,
         method=method or entry.get("method", "grid"), trials=entry.get("trials") if trials is None else trials,
@@ -115,6 +111,22 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     shown = [a.replace(storage, shown_url(storage)) if storage else a for a in (argv or [])]
     definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(storage), "argv": shown}
     return definition
+
+
+def check_metric_of_family(metric: str, base: dict, config: str) -> None:
+    """A metric that no run of the config's family writes (another family's output, or the old network where
+    its files carry none and no compare_to stands in) is a user error: every trial would fail on it."""
+    from neuro_trigger.data.families import FAMILIES
+
+    family, words = FAMILIES[base["family"]], metric.split("/", 1)[1].split("_")
+    outputs = {name for other in FAMILIES.values() for name in other.output_names}
+    if words[0] in outputs and words[0] not in family.output_names:
+        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no {words[0]} output "
+                        f"(theirs: {', '.join(family.output_names)}); use e.g. {family.sweep_metric}")
+    if "old" in words and not family.old_network_in_files and not base.get("compare_to"):
+        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no old network: "
+                        f"their files carry no hardware prediction and the config sets no compare_to; "
+                        f"use {family.sweep_metric} or set compare_to")
 
 
 def existing(name: str, log_root: Path):

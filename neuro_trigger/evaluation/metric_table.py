@@ -62,6 +62,8 @@ METRICS = [  # in the order EPOCH and COMPARE list them
     _row("theta_diff_std_vs_old", "ratio", "lower", "epoch summary sweep"),
     _row("theta_diff_std_trimmed_old", "deg", "lower", "summary sweep"),
     _row("theta_diff_std_trimmed_vs_old", "ratio", "lower", "epoch summary sweep"),
+    _row("nnt_auc", "fraction", "higher", "summary sweep"),  # ROC areas of the 3DH classifications
+    _row("stt_auc", "fraction", "higher", "summary sweep"),
 ]
 BY_NAME = {m.key: m for m in METRICS}
 VERDICT_ORDER = ("loss", "z_diff_std", "z_diff_std_trimmed", "theta_diff_std", "theta_diff_std_trimmed",

@@ -62,3 +62,24 @@ def test_a_3dh_sweep_on_a_metric_against_the_old_network_is_refused_before_any_t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--metric 'val/loss_vs_old'" in lines[0] and "val/loss" in lines[0], result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "sweeps").exists()
+
+
+def test_a_classic_sweep_on_a_3dh_output_is_refused_before_any_trial(tmp_path):
+    result = run_module("neuro_trigger/sweep.py", "baseline_v2", "-m", "learning_rate=0.01,0.02",
+                        "--log-root", str(tmp_path), "--metric", "val/nnt_auc")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no nnt output" in lines[0] and "val/loss_vs_old" in lines[0], result.stderr
+    assert not (tmp_path / "sweeps").exists()
+
+
+@pytest.mark.slow
+def test_a_3dh_sweep_maximises_a_roc_area(tmp_path, data_args):
+    """nnt_auc and stt_auc are sweep metrics: the trial's value is the run's ROC area, and higher is better."""
+    result = run_module("neuro_trigger/sweep.py", "3dh_27", "-m", "learning_rate=0.01", "epochs=1", "hidden_sizes=[8]",
+                        *data_args, "--log-root", str(tmp_path), "--name", "auc3dh", "--metric", "val/stt_auc")
+    assert result.returncode == 0, result.stderr
+    study = load_study("auc3dh", journal(tmp_path, "auc3dh"))
+    assert study.direction.name == "MAXIMIZE"
+    (trial,) = assert_each_point_finished_once(study, [({}, 42)])  # one value: an override, not an axis
+    assert trial.value == pytest.approx(summary_of(trial.user_attrs["run_dir"])["metrics"]["val"]["stt_auc"])
