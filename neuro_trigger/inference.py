@@ -96,11 +96,12 @@ def draw_figures(run_dir: Path) -> list[Path]:
     from neuro_trigger.evaluation import offload, report
     from neuro_trigger.runs import folder
     from neuro_trigger.runs.combined import combine_experts
-    from neuro_trigger.runs.overall import write_overall_plots
+    from neuro_trigger.evaluation.fixed_twins import twin_predictions
+    from neuro_trigger.runs.overall import evaluated_nodes, write_overall_plots
     from neuro_trigger.runs.reference import compare_to_reference
     from neuro_trigger.runs.resume import check_data_unchanged
     from neuro_trigger.training.expert_data import select
-    from neuro_trigger.training.expert_evaluation import predict_all, write_expert_plots
+    from neuro_trigger.training.expert_evaluation import test_predictions, write_expert_plots
 
     run_dir = Path(run_dir)
     record.read_summary(run_dir)  # a run folder at all, before a lock file is made in it
@@ -119,15 +120,16 @@ def draw_figures(run_dir: Path) -> list[Path]:
             references = compare_to_reference(Path(summary.get("log_root", run_dir.parents[1])), config["compare_to"],
                                               data, summary["data"])
         prepared = select(config, list(evaluated), data, references)
-        predictions = {x: {"test": predict_all(networks[x], prepared[x].tensors("test")[0], d.config["out_size"])}
-                       for x, d in prepared.items()}
+        predictions = {x: test_predictions(networks[x], d) for x, d in prepared.items()}
         with offload.workers():
             for x, metrics in evaluated.items():
                 write_expert_plots(run_dir / f"expert_{x}", prepared[x], predictions[x], metrics)
             overall = summary.get("metrics", {}).get("test")
             if overall and FAMILIES[config["family"]].export_format != THREE_DH.export_format:
-                write_overall_plots(run_dir, (*combine_experts(data, prepared, predictions, "test"), None), overall,
-                                    config)
+                tracks, pred, reference, expert = combine_experts(data, prepared, predictions, "test")
+                fixed = twin_predictions({x: networks[x] for x in prepared}, config, tracks.inputs, expert,
+                                         evaluated_nodes(predictions, prepared, "test"))
+                write_overall_plots(run_dir, (tracks, pred, reference, expert, fixed), overall, config)
         summary["figures"] = "drawn"
         images = report.images_of(run_dir, summary)
         write_text(run_dir / "report.html", report.render(summary, images))

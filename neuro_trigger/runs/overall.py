@@ -39,7 +39,8 @@ def export_overall(run_dir: Path, data: dict, prepared: dict, networks: dict, re
         if parts is None:
             continue
         tracks, pred, reference, expert = parts
-        fixed = twin_predictions(trained, config, tracks.inputs, expert, _evaluated_nodes(results, prepared, split))
+        fixed = twin_predictions(trained, config, tracks.inputs, expert,
+                                 evaluated_nodes({x: r.predictions for x, r in results.items()}, prepared, split))
         job = (pred, None if fixed is None else fixed[1], tracks.reco, reference, config["z_cut_cm"],
                ERRORS_OF_SPLIT[split])
         jobs[split] = (offload.submit(evaluate_with_fixed, *job), job)
@@ -77,13 +78,13 @@ def _result(job: tuple) -> dict:
     return offload.result(future, evaluate_with_fixed, *arguments)
 
 
-def _evaluated_nodes(results: dict, prepared: dict, split: str) -> dict[int, tuple]:
+def evaluated_nodes(predictions: dict, prepared: dict, split: str) -> dict[int, tuple]:
     """Per expert, (fixed-point network, its output nodes of the split's rows in row order) from the expert's
-    evaluation (`SplitPredictions`), where it has them: `combine_experts` puts each expert's rows in row order."""
+    predictions (`SplitPredictions`), where it has them: `combine_experts` puts each expert's rows in row order."""
     known = {}
-    for x, result in results.items():
-        nodes = getattr(result.predictions, "fixed_nodes", {}).get(split)
+    for x, split_predictions in predictions.items():
+        nodes = getattr(split_predictions, "fixed_nodes", {}).get(split)
         if nodes is not None:
             order = np.argsort(prepared[x].splits[split].row, kind="stable")
-            known[x] = (result.predictions.fixed_network, nodes[order])
+            known[x] = (split_predictions.fixed_network, nodes[order])
     return known

@@ -79,6 +79,17 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
     return SplitPredictions(predictions, fixed, nodes), {split: metrics for split, (metrics, _) in done.items()}
 
 
+def test_predictions(network: torch.nn.Module, data: ExpertData) -> SplitPredictions:
+    """The test split's float predictions and, for a deployable network, its fixed-point output nodes: what the
+    plots of a run drawn later (`main.py --draw`) overlay, without evaluating it again (3DH plots read the metrics)."""
+    inputs = data.tensors("test")[0]
+    predictions = {"test": predict_all(network, inputs, data.config["out_size"])}
+    if FAMILIES[data.config["family"]].classification_outputs:
+        return SplitPredictions(predictions)
+    fixed = twin_network(network, data.config)
+    return SplitPredictions(predictions, fixed, None if fixed is None else {"test": fixed.nodes(inputs.numpy())})
+
+
 def write_expert_plots(expert_dir: Path, data: ExpertData, predictions: dict, metrics: dict) -> None:
     """PNG plots of the test split (and the sampler's buckets for a reweighted expert), drawn in a worker
     process where the run has them: they are in the folder when the run's `offload.workers()` block ends."""

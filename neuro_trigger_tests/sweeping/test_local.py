@@ -187,3 +187,19 @@ def test_sweep_trials_have_no_plots_until_drawn_and_the_best_are_drawn_at_the_en
     pngs = {p.name for p in trial.glob("expert_-1/plots/*.png")}
     assert {"z_reco_vs_pred.png", "z_resolution_vs_z.png"} <= pngs and list(trial.glob("plots/*.png"))
     assert (trial / "report.html").read_text().count("data:image/png;base64,") == len(list(trial.glob("**/*.png")))
+
+
+def test_plots_drawn_after_the_sweep_overlay_the_fixed_point_network_as_a_runs_own_plots_do(grid_sweep):
+    """Plots drawn later (the best trials at the sweep's end, `main.py --draw`) lacked the fixed-point curves that a
+    run's own plots draw for a deployable network."""
+    from neuro_trigger.evaluation.plots import FIXED
+    from neuro_trigger.evaluation.report_sections import png_curves
+
+    log_root, _ = grid_sweep
+    drawn = [r for r in sorted((log_root / "baseline_v2").glob("version_*")) if summary_of(r).get("figures") == "drawn"]
+    assert drawn
+    for run_dir in drawn:
+        assert all(d["deployable"] for d in summary_of(run_dir)["deployable"].values())
+        for plots in (run_dir / "expert_-1" / "plots", run_dir / "plots"):
+            png = plots / "z_resolution_vs_z.png"
+            assert FIXED in png_curves(png.read_bytes()), (png, png_curves(png.read_bytes()))
