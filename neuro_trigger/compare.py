@@ -19,7 +19,7 @@ from neuro_trigger.atomic import finite_json
 from neuro_trigger.errors import UserError, printable
 from neuro_trigger.evaluation import metric_table
 from neuro_trigger.evaluation.comparison import KEY_METRICS, compare
-from neuro_trigger.evaluation.verdict import format_pm
+from neuro_trigger.evaluation.metric_table import format_pm
 from neuro_trigger.runs.record import find_named_runs, read_summary
 
 

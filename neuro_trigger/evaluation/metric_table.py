@@ -95,6 +95,24 @@ def shown_unit(name: str) -> tuple[str, float]:
     return SHOWN.get(metric.unit, ("", 1.0))
 
 
+def format_pm(value: float, err: float, unit: str = "") -> str:
+    """`5.48 ± 0.09 cm`: the error rounded as the Particle Data Group does (two significant digits when they
+    start with 100-354, else one), the value to the same decimals."""
+    suffix = f" {unit}" if unit and unit != "1e-3" else ""
+    if not math.isfinite(value):
+        return "n/a"
+    if not (math.isfinite(err) and err > 0):
+        return f"{value:.4g}{suffix}"
+    exponent = math.floor(math.log10(err))
+    leading = int(err / 10 ** (exponent - 2))  # the first three digits, 100..999
+    if leading >= 950:  # rounds up to 1.0 x 10^(exponent + 1): two digits there
+        exponent, digits = exponent + 1, 2
+    else:
+        digits = 2 if leading < 355 else 1
+    decimals = min(max(0, digits - 1 - exponent), 10)
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}{suffix}"
+
+
 def higher_is_better(name: str) -> bool:
     metric = find(name)
     return metric is not None and metric.higher_is_better

@@ -1,5 +1,5 @@
 """The tables of `report.html`: the verdict against the old network, the spread over packed seeds, the data
-and config fingerprints. Every number is shown with its uncertainty, rounded to it (`verdict.format_pm`).
+and config fingerprints. Every number is shown with its uncertainty, rounded to it (`metric_table.format_pm`).
 """
 import hashlib
 import html
@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from neuro_trigger.evaluation import metric_table, verdict as verdict_lib, verdict_3dh
+from neuro_trigger.evaluation.metric_table import format_pm
 
 
 def _cell(j: verdict_lib.Judgement | None) -> str:
@@ -69,10 +70,10 @@ def _seed_header(name: str) -> str:
 
 
 def _decimals(err: float | None) -> int | None:
-    """The decimals `verdict.format_pm` rounds a value with error `err` to (None without a usable error)."""
+    """The decimals `format_pm` rounds a value with error `err` to (None without a usable error)."""
     if err is None or not (math.isfinite(err) and err > 0):
         return None
-    text = verdict_lib.format_pm(1.0, err)
+    text = format_pm(1.0, err)
     return len(text.split(" ± ")[0].partition(".")[2])
 
 
@@ -110,7 +111,7 @@ def seeds_section(summary: dict, split: str = "test") -> str:
         scale, mean, std = metric_table.BY_NAME[name].scale, *(spread.get(name, {}).get(k) for k in ("mean", "std"))
         if not isinstance(mean, (int, float)):
             return "-"
-        return verdict_lib.format_pm(mean * scale, float("nan") if std is None else std * scale)
+        return format_pm(mean * scale, float("nan") if std is None else std * scale)
 
     cells = "".join(f"<td>{mean_std(name)}</td>" for name in SEED_FIGURES)
     rows.append(f"<tr><th>mean ± std</th>{cells}</tr>")
@@ -159,7 +160,7 @@ def output_cells(row: dict) -> str:
     the reference's value (the compare_to baseline's or the trivial predictor's)."""
     unit = f" {row['unit']}" if row["unit"] else ""
     cells = "".join(f"<td class='{html.escape(row['verdict' + fixed].split()[0])}'>"
-                    f"{html.escape(verdict_lib.format_pm(row['value' + fixed], row['error' + fixed]) + unit)}<br>"
+                    f"{html.escape(format_pm(row['value' + fixed], row['error' + fixed]) + unit)}<br>"
                     f"<small>{html.escape(row['verdict' + fixed])}</small></td>" for fixed in ("", "_fixed"))
     return cells + f"<td>{row['trivial']:.4g}{html.escape(unit)}</td>"
 

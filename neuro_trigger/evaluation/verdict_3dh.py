@@ -9,6 +9,7 @@ difference within two standard errors is "not significant".
 """
 import numpy as np
 
+from neuro_trigger.evaluation.metric_table import format_pm
 from neuro_trigger.evaluation.metrics_3dh import CLASSES
 
 OUTPUTS = (("z", "trimmed std", "cm"), ("theta", "trimmed std", "deg"), ("nnt", "ROC area", ""), ("stt", "ROC area", ""))
@@ -66,10 +67,6 @@ def rows(metrics: dict) -> list[dict]:
     return table
 
 
-def _pm(value: float, error: float) -> str:
-    return "n/a" if not np.isfinite(value) else (f"{value:.4g} ± {error:.2g}" if np.isfinite(error) else f"{value:.4g}")
-
-
 def fraction_text(value) -> str:
     """A fraction to 3 decimals; "n/a" where it is undefined (a purity with no track passing the cut: null in
     summary.json), which crashed the verdict of a barely trained 3DH network."""
@@ -85,8 +82,8 @@ def lines(summary: dict, split: str = "test") -> list[str]:
     out = [f"3DH verdict, {split} split, against {against} (difference beyond 2 standard errors):"]
     for row in rows(metrics):
         unit = f" {row['unit']}" if row["unit"] else ""
-        text = (f"  {row['output']:>5} {row['figure']}: float {_pm(row['value'], row['error'])}{unit} "
-                f"({row['verdict']}), fixed point {_pm(row['value_fixed'], row['error_fixed'])}{unit} "
+        text = (f"  {row['output']:>5} {row['figure']}: float {format_pm(row['value'], row['error'])}{unit} "
+                f"({row['verdict']}), fixed point {format_pm(row['value_fixed'], row['error_fixed'])}{unit} "
                 f"({row['verdict_fixed']}), {'baseline' if baseline else 'trivial'} {row['trivial']:.4g}{unit}")
         if "efficiency" in row:
             text += (f"; at the cut efficiency {fraction_text(row['efficiency'])} "

@@ -10,7 +10,8 @@ import PIL.Image
 import pytest
 
 from neuro_trigger.data.splits import SPLITS, write_synthetic
-from neuro_trigger.evaluation.verdict import format_pm, summary_sentences
+from neuro_trigger.evaluation.metric_table import format_pm
+from neuro_trigger.evaluation.verdict import summary_sentences
 from neuro_trigger.run import RunRequest, execute
 from neuro_trigger_tests.conftest import run_module
 

@@ -61,6 +61,22 @@ def test_run_ends_with_a_verdict_for_all_four_outputs(runs_3dh, n_inputs):
     assert "nan" not in finished and "test loss " in finished, finished
 
 
+def test_console_and_report_round_each_3dh_figure_to_its_uncertainty_alike(runs_3dh):
+    """The console wrote `22.55 ± 0.74` (4 significant digits) where the report rounds to the error: `22.6 ± 0.7`."""
+    import html
+
+    from neuro_trigger.evaluation.metric_table import format_pm
+
+    run_dir, stdout = runs_3dh[27]
+    test = json.loads((run_dir / "summary.json").read_text())["metrics"]["test"]
+    report = html.unescape((run_dir / "report.html").read_text())
+    for output, key in (("z trimmed std", "z_diff_std_trimmed"), ("nnt ROC area", "nnt_auc")):
+        line = next(line for line in stdout.splitlines() if output in line)
+        for fixed in ("", "_fixed"):
+            shown = format_pm(test[key + fixed], test[f"{key}{fixed}_err"])
+            assert shown in line and shown in report, (shown, line)
+
+
 @pytest.mark.parametrize("n_inputs", [27, 126])
 def test_deployed_files_follow_section_3(runs_3dh, n_inputs):
     run_dir, _ = runs_3dh[n_inputs]
