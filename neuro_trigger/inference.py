@@ -94,14 +94,14 @@ def draw_figures(run_dir: Path) -> list[Path]:
     from neuro_trigger.data.families import FAMILIES, THREE_DH
     from neuro_trigger.data.splits import SPLITS
     from neuro_trigger.evaluation import offload, report
+    from neuro_trigger.evaluation.fixed_twins import twin_predictions
     from neuro_trigger.runs import folder
     from neuro_trigger.runs.combined import combine_experts
-    from neuro_trigger.evaluation.fixed_twins import twin_predictions
     from neuro_trigger.runs.overall import evaluated_nodes, write_overall_plots
     from neuro_trigger.runs.reference import compare_to_reference
     from neuro_trigger.runs.resume import check_data_unchanged
     from neuro_trigger.training.expert_data import select
-    from neuro_trigger.training.expert_evaluation import test_predictions, write_expert_plots
+    from neuro_trigger.training.expert_evaluation import predictions_of_test_split, write_expert_plots
 
     run_dir = Path(run_dir)
     record.read_summary(run_dir)  # a run folder at all, before a lock file is made in it
@@ -120,7 +120,7 @@ def draw_figures(run_dir: Path) -> list[Path]:
             references = compare_to_reference(Path(summary.get("log_root", run_dir.parents[1])), config["compare_to"],
                                               data, summary["data"])
         prepared = select(config, list(evaluated), data, references)
-        predictions = {x: test_predictions(networks[x], d) for x, d in prepared.items()}
+        predictions = {x: predictions_of_test_split(networks[x], d) for x, d in prepared.items()}
         with offload.workers():
             for x, metrics in evaluated.items():
                 write_expert_plots(run_dir / f"expert_{x}", prepared[x], predictions[x], metrics)

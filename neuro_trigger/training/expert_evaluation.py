@@ -79,7 +79,7 @@ def evaluate_expert(network: torch.nn.Module, data: ExpertData) -> tuple[SplitPr
     return SplitPredictions(predictions, fixed, nodes), {split: metrics for split, (metrics, _) in done.items()}
 
 
-def test_predictions(network: torch.nn.Module, data: ExpertData) -> SplitPredictions:
+def predictions_of_test_split(network: torch.nn.Module, data: ExpertData) -> SplitPredictions:
     """The test split's float predictions and, for a deployable network, its fixed-point output nodes: what the
     plots of a run drawn later (`main.py --draw`) overlay, without evaluating it again (3DH plots read the metrics)."""
     inputs = data.tensors("test")[0]
