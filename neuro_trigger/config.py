@@ -200,19 +200,20 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _nesting(value: Any) -> int:
-    """Levels of lists, tuples and dicts in a value (counted without recursion)."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
+def _shape(value: Any) -> tuple[int, bool]:
+    """(levels of lists, tuples and dicts, whether every string is valid Unicode) of a value, without recursion;
+    an escape such as '\\ud800' makes a lone surrogate, which no file, log or parser downstream can encode."""
+    deepest, valid, stack = 0, True, [(value, 0)]
+    while stack and deepest <= MAX_NESTING:
         item, depth = stack.pop()
         deepest = max(deepest, depth)
-        if deepest > MAX_NESTING:
-            break
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+        if isinstance(item, str):
+            valid = valid and not any("\ud800" <= c <= "\udfff" for c in item)  # no surrogate code point
+        elif isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in [*item.keys(), *item.values()])
         elif isinstance(item, (list, tuple, set)):
             stack.extend((v, depth + 1) for v in item)
-    return deepest
+    return deepest, valid
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -229,8 +230,11 @@ def parse_overrides(items: list[str]) -> dict:
             if not isinstance(node, dict):
                 raise UserError(f"-m {short_repr(item)}: {part!r} is set to a value and used as a section")
         parsed = parse_value(value.strip())
-        if _nesting(parsed) > MAX_NESTING:
+        depth, valid = _shape(parsed)
+        if depth > MAX_NESTING:
             raise UserError(f"-m {short_repr(key.strip())}: value nested more than {MAX_NESTING} levels deep")
+        if not valid:
+            raise UserError(f"-m {short_repr(key.strip())}: the value holds text that is not valid Unicode")
         node[leaf] = parsed
     return changes
 

@@ -297,6 +297,7 @@ def property_log_root(tmp_path_factory) -> Path:
 @example(key="seed", value="0")  # found by this test: seed 0 of expert -1 gave numpy a negative seed mid-training
 @example(key="seed", value=str(2 ** 63 - 1))
 @example(key="learning_rate", value="10")
+@example(key="filter", value=json.dumps("\U00010000"))  # found by this test: "\ud800\udc00" crashed ast.parse
 def test_random_overrides_are_refused_before_a_folder_or_finish(tiny_data, property_log_root, key, value):
     """Issue 13: random -m values never give a traceback, nor a run folder that is not finished."""
     before = set(property_log_root.rglob("version_*"))
@@ -308,3 +309,19 @@ def test_random_overrides_are_refused_before_a_folder_or_finish(tiny_data, prope
     else:
         assert code == 0 and len(created) == 1, (key, value, code)
         assert json.loads((created.pop() / "summary.json").read_text())["status"] == "finished", (key, value)
+
+
+def test_a_lone_surrogate_in_an_override_or_a_filter_is_one_line_and_exit_2(tmp_path):
+    """Found by the property test above: `-m 'filter="\\ud800\\udc00"'` ended in a UnicodeEncodeError traceback from
+    ast.parse; escapes that make lone surrogates are refused in any -m value, and by the filter parser for the API."""
+    import neuro_trigger as nt
+    from neuro_trigger.errors import UserError
+
+    for value in ('"\\ud800\\udc00"', "['a', '\\udfff']"):
+        result = run_module("neuro_trigger/main.py", "baseline_v2", "--log-root", str(tmp_path),
+                            "-m", f"filter={value}")
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+            "error: -m 'filter': the value holds text that is not valid Unicode"], result.stderr
+    with pytest.raises(UserError, match="filter '\\\\ud800': holds text that is not valid Unicode"):
+        nt.train("baseline_v2", {"filter": "\ud800"}, log_dir=tmp_path)
+    assert not list(tmp_path.rglob("version_*"))

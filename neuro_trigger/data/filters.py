@@ -168,6 +168,8 @@ def parse_filter(text: str) -> Filter:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise UserError(f"filter {text!r}: does not parse ({e.msg} at column {e.offset})") from None
+    except UnicodeEncodeError:  # a lone surrogate ('\\ud800' in a Python literal) is no source text
+        raise UserError(f"filter {text!r}: holds text that is not valid Unicode") from None
     value = _build(tree.body, text)
     if not isinstance(value, Filter):
         raise UserError(f"filter {text!r}: expected a filter call such as 'IdentityFilter()'")
