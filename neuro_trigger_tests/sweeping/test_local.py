@@ -108,8 +108,10 @@ def test_kill_9_mid_trial_then_rerun_finishes_every_point_once(tmp_path, small_d
 
 
 def test_ctrl_c_stops_all_workers_cleanly_and_resume_continues(tmp_path, small_data_args):
-    args = ["baseline_v2", "-m", "learning_rate=0.01,0.02", "epochs=40", "experts=[-1]", "--workers", "2",
-            *small_data_args, "--log-root", str(tmp_path), "--name", "stopped"]
+    # long enough that no trial ends between its first checkpoint and the signal (40 epochs with early stopping
+    # once did, when the epochs got faster)
+    args = ["baseline_v2", "-m", "learning_rate=0.01,0.02", "epochs=300", "early_stopping_patience=None",
+            "experts=[-1]", "--workers", "2", *small_data_args, "--log-root", str(tmp_path), "--name", "stopped"]
     process = start_sweep(*args)
     runs = [tmp_path / "baseline_v2" / f"version_{v}" for v in (0, 1)]
     deadline = time.time() + 300
