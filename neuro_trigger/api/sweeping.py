@@ -83,7 +83,8 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     from neuro_trigger.data.families import FAMILIES
     from neuro_trigger.runs.request import RunRequest, resolve_request
     from neuro_trigger.sweeping import named
-    from neuro_trigger.sweeping.definition import Definition, check_metric, default_direction, validate
+    from neuro_trigger.sweeping.definition import (Definition, check_metric, check_metric_of_family,
+                                                  default_direction, validate)
     from neuro_trigger.sweeping.space import Space, nested
 
     entry = named.lookup(config, NAMED_SWEEPS) or {}
@@ -111,22 +112,6 @@ def define(config: str, space, *, seeds: int | None = None, method: str | None =
     shown = [a.replace(storage, shown_url(storage)) if storage else a for a in (argv or [])]
     definition.extra = {"log_root": str(log_root.resolve()), "storage": shown_url(storage), "argv": shown}
     return definition
-
-
-def check_metric_of_family(metric: str, base: dict, config: str) -> None:
-    """A metric that no run of the config's family writes (another family's output, or the old network where
-    its files carry none and no compare_to stands in) is a user error: every trial would fail on it."""
-    from neuro_trigger.data.families import FAMILIES
-
-    family, words = FAMILIES[base["family"]], metric.split("/", 1)[1].split("_")
-    outputs = {name for other in FAMILIES.values() for name in other.output_names}
-    if words[0] in outputs and words[0] not in family.output_names:
-        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no {words[0]} output "
-                        f"(theirs: {', '.join(family.output_names)}); use e.g. {family.sweep_metric}")
-    if "old" in words and not family.old_network_in_files and not base.get("compare_to"):
-        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no old network: "
-                        f"their files carry no hardware prediction and the config sets no compare_to; "
-                        f"use {family.sweep_metric} or set compare_to")
 
 
 def existing(name: str, log_root: Path):

@@ -13,6 +13,7 @@ from typing import Any
 
 from neuro_trigger.atomic import write_json
 from neuro_trigger.config import PACKABLE_KEYS
+from neuro_trigger.data.families import FAMILIES
 from neuro_trigger.data.splits import SPLITS, resolve_files
 from neuro_trigger.errors import UserError, describe
 from neuro_trigger.evaluation.metric_table import SWEEP_METRICS, higher_is_better
@@ -38,6 +39,20 @@ def check_metric(metric: str) -> tuple[str, str]:
         raise UserError(f"--metric {metric!r}: unknown metric{hint}; known: {', '.join(sorted(BASE_METRICS))} "
                         f"(and their _fixed versions)")
     return split, name
+
+
+def check_metric_of_family(metric: str, base: dict, config: str) -> None:
+    """A metric that no run of the config's family writes (another family's output, or the old network where
+    its files carry none and no compare_to stands in) is a user error: every trial would fail on it."""
+    family, words = FAMILIES[base["family"]], metric.split("/", 1)[1].split("_")
+    outputs = {name for other in FAMILIES.values() for name in other.output_names}
+    if words[0] in outputs and words[0] not in family.output_names:
+        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no {words[0]} output "
+                        f"(theirs: {', '.join(family.output_names)}); use e.g. {family.sweep_metric}")
+    if "old" in words and not family.old_network_in_files and not base.get("compare_to"):
+        raise UserError(f"--metric {metric!r}: {config} runs ({family.name} family) have no old network: "
+                        f"their files carry no hardware prediction and the config sets no compare_to; "
+                        f"use {family.sweep_metric} or set compare_to")
 
 
 def default_direction(metric: str) -> str:
